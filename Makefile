@@ -1,0 +1,53 @@
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run index serve test test-fast lint bench bench-quality browser clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: the CPU build on local disk (an unpinned torch pulls CUDA)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+index: install
+	$(BIN)/assistant ingest data/demo
+
+run: index
+	$(BIN)/assistant ask "What replaced the Diffusion Rule?"
+	$(BIN)/assistant serve --host 127.0.0.1 --port 8000
+
+serve: install
+	$(BIN)/assistant serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install browser
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python -m eval.bench
+
+bench-quality: install
+	$(BIN)/assistant eval --beir ../shared/datasets/scifact --split test
+	$(BIN)/assistant eval --llama-dataset ../shared/datasets/blockchain_solana
+
+clean:
+	rm -rf $(VENV) data/index

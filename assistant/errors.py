@@ -1,0 +1,17 @@
+"""The exception family of the assistant (answering, service, CLI)."""
+
+
+class AssistantError(Exception):
+    """Base class for every error the assistant reports to a user."""
+
+
+class InvalidQuestion(AssistantError):
+    """The question is empty or too long."""
+
+
+class EmptyIndex(AssistantError):
+    """There is nothing indexed to answer from."""
+
+
+class DocumentNotFound(AssistantError):
+    """No document has the given id."""

@@ -1,0 +1,116 @@
+"""The project's own small, frozen data types.
+
+These are the only types that cross module boundaries: llama-index and
+chromadb objects are converted to and from them at the edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Page(_Frozen):
+    """A page of a paginated source, as a character range of the document text."""
+
+    number: int
+    start: int
+    end: int
+
+
+class Document(_Frozen):
+    """A cleaned source document.
+
+    ``id`` is derived from the content hash of ``text``; ``source`` is the path
+    (or name) it was loaded from.
+    """
+
+    id: str
+    title: str
+    source: str
+    text: str
+    pages: tuple[Page, ...] = ()
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    def page_at(self, offset: int) -> int | None:
+        for page in self.pages:
+            if page.start <= offset < page.end:
+                return page.number
+        return None
+
+
+class Chunk(_Frozen):
+    """A contiguous span of a document's text: ``doc.text[start:end] == text``."""
+
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Passage(_Frozen):
+    """A chunk retrieved for a query, with its fused ``score`` (higher is better)."""
+
+    chunk: Chunk
+    score: float
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Citation(_Frozen):
+    """A quoted sentence backing a ``[n]`` marker in an answer.
+
+    ``start``/``end`` are character offsets of ``quote`` in the document text.
+    """
+
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+    score: float
+    page: int | None = None
+    passage: str = ""
+    supported: bool = True
+
+
+class Answer(_Frozen):
+    """What ``ask`` returns; serialised as the JSON of the CLI and the API."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class IngestReport(_Frozen):
+    """The outcome of one ingest call: what was added, replaced, skipped, failed."""
+
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    errors: dict[str, str] = Field(default_factory=dict)
+
+
+class DocumentInfo(_Frozen):
+    """A row of the documents listing."""
+
+    id: str
+    title: str
+    source: str
+    chunks: int
+    ingested_at: str
+    pages: int = 0
