@@ -6,6 +6,8 @@ request (``mode``). The extractive answerer needs no LLM and is the default.
 
 from __future__ import annotations
 
+import importlib
+
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
@@ -29,6 +31,8 @@ class Answerer(Protocol):
 AnswererFactory = Callable[[Settings, object], Answerer]
 
 _REGISTRY: dict[str, AnswererFactory] = {}
+# built-in answerers register themselves when their module is imported
+_BUILTIN = {"extractive": "assistant.extractive", "generative": "assistant.generative"}
 
 
 def register_answerer(name: str) -> Callable[[AnswererFactory], AnswererFactory]:
@@ -40,10 +44,12 @@ def register_answerer(name: str) -> Callable[[AnswererFactory], AnswererFactory]
 
 
 def answerer_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_BUILTIN))
 
 
 def create_answerer(name: str, settings: Settings, embedder: object) -> Answerer:
+    if name not in _REGISTRY and name in _BUILTIN:
+        importlib.import_module(_BUILTIN[name])
     try:
         factory = _REGISTRY[name]
     except KeyError:

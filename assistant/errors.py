@@ -15,3 +15,7 @@ class EmptyIndex(AssistantError):
 
 class DocumentNotFound(AssistantError):
     """No document has the given id."""
+
+
+class IndexMismatch(AssistantError):
+    """The index on disk was built with another embedding model."""

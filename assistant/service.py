@@ -2,18 +2,76 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from tqdm import tqdm
+
+from assistant.answerer import Answerer, create_answerer
 from assistant.config import Settings
-from assistant.types import Answer, DocumentInfo, IngestReport
+from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
+from assistant.types import Answer, Document, DocumentInfo, IngestReport, Passage
+from index.catalog import Catalog, CatalogEntry
+from index.embeddings import Embedder
+from index.lexical import LexicalIndex
+from index.rerank import create_reranker
+from index.retriever import HybridRetriever
+from index.vector import VectorIndex
+from ingest.chunking import chunk_document
+from ingest.errors import IngestError
+from ingest.loaders import discover, read_document
+
+log = logging.getLogger(__name__)
+
+try:
+    __version__ = version("cited-assistant")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+
+def _fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 class Assistant:
-    """Owns the embedder, the indexes and the answerers. No FastAPI or Gradio here."""
+    """Owns the embedder, the indexes and the answerers. No FastAPI or Gradio here.
 
-    def __init__(self, settings: Settings) -> None:
+    Reads may run concurrently; writes (ingest, delete) are serialised.
+    """
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
+        data_dir = Path(settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+        self.catalog = Catalog(data_dir / "catalog.sqlite")
+        self._check_model()
+        self.vector = VectorIndex(
+            None if settings.chroma_url else data_dir / "chroma",
+            url=settings.chroma_url,
+            collection=settings.collection,
+        )
+        self.lexical = LexicalIndex(data_dir / "bm25")
+        reranker = create_reranker(settings.reranker) if settings.reranker else None
+        self.retriever = HybridRetriever(
+            self.embedder,
+            self.vector,
+            self.lexical,
+            fusion=settings.fusion,
+            alpha=settings.alpha,
+            candidates=settings.candidates,
+            reranker=reranker,
+        )
+        self._write_lock = threading.RLock()
+        self._answerers: dict[str, Answerer] = {}
+        self._recover()
+
+    # ------------------------------------------------------------------ answering
 
     def ask(
         self,
@@ -26,7 +84,14 @@ class Assistant:
         mode: str | None = None,
     ) -> Answer:
         """Answer with citations, or abstain. Raises InvalidQuestion, EmptyIndex."""
-        raise NotImplementedError
+        answer: Answer | None = None
+        for piece in self.stream(
+            question, top_k=top_k, doc_ids=doc_ids, sources=sources, history=history, mode=mode
+        ):
+            if isinstance(piece, Answer):
+                answer = piece
+        assert answer is not None
+        return answer
 
     def stream(
         self,
@@ -39,23 +104,286 @@ class Assistant:
         mode: str | None = None,
     ) -> Iterator[str | Answer]:
         """Like ``ask`` but yields answer text pieces, then the final ``Answer``."""
-        raise NotImplementedError
+        question = self._validate(question)
+        started = time.perf_counter()
+        standalone = self._standalone(question, history)
+        t0 = time.perf_counter()
+        passages = self.retrieve(standalone, top_k=top_k, doc_ids=doc_ids, sources=sources)
+        retrieve_ms = (time.perf_counter() - t0) * 1000
+        name = mode or self._default_mode()
+        answerer = self._answerer(name)
+        fallback: str | None = None
+        final: Answer | None = None
+        t1 = time.perf_counter()
+        try:
+            for piece in answerer.stream(standalone, passages):
+                if isinstance(piece, Answer):
+                    final = piece
+                else:
+                    yield piece
+        except Exception as exc:  # an LLM backend failing must not fail the request
+            if name == "extractive":
+                raise
+            log.warning("answer mode %r failed (%s); falling back to extractive", name, exc)
+            fallback = f"{type(exc).__name__}: {exc}"
+            for piece in self._answerer("extractive").stream(standalone, passages):
+                if isinstance(piece, Answer):
+                    final = piece
+                else:
+                    yield piece
+        assert final is not None
+        timings = dict(final.timings_ms)
+        timings.update(
+            retrieve=round(retrieve_ms, 1),
+            answer=round((time.perf_counter() - t1) * 1000, 1),
+            total=round((time.perf_counter() - started) * 1000, 1),
+        )
+        meta = dict(final.meta)
+        meta["mode"] = "extractive" if fallback else name
+        if fallback:
+            meta["fallback"] = fallback
+        if standalone != question:
+            meta["standalone_question"] = standalone
+        yield final.model_copy(update={"question": question, "timings_ms": timings, "meta": meta})
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        doc_ids: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> list[Passage]:
+        """Hybrid retrieval only (used by ``ask`` and the eval runner)."""
+        if self.catalog.count() == 0:
+            raise EmptyIndex(
+                f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first"
+            )
+        allowed = self._allowed_ids(doc_ids, sources)
+        return self.retriever.retrieve(query, top_k or self.settings.top_k, doc_ids=allowed)
+
+    # ------------------------------------------------------------------ documents
 
     def ingest(self, paths: Sequence[Path], *, prune: bool = False, progress: bool = False) -> IngestReport:
-        """Ingest files/directories incrementally; bad files are reported in ``errors``."""
-        raise NotImplementedError
+        """Ingest files/directories incrementally; bad files are reported in ``errors``.
+
+        Unchanged files do no work, changed files replace their old chunks, and
+        with ``prune`` documents whose files are gone are removed.
+        """
+        files, errors = discover([Path(p) for p in paths])
+        added: list[str] = []
+        replaced: list[str] = []
+        unchanged: list[str] = []
+        removed: list[str] = []
+        with self._write_lock:
+            bar = tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False)
+            for path in bar:
+                source = str(path.resolve())
+                bar.set_postfix_str(path.name[:30])
+                try:
+                    outcome = self._ingest_file(path, source)
+                except IngestError as exc:
+                    errors[str(path)] = str(exc)
+                    continue
+                {"added": added, "replaced": replaced, "unchanged": unchanged}[outcome].append(source)
+            if prune:
+                removed = self._prune(files, [Path(p) for p in paths])
+            self._commit()
+        return IngestReport(
+            added=tuple(added),
+            replaced=tuple(replaced),
+            unchanged=tuple(unchanged),
+            removed=tuple(removed),
+            errors=errors,
+        )
+
+    def ingest_documents(self, docs: Sequence[Document], *, progress: bool = False) -> IngestReport:
+        """Index in-memory documents (eval sets, uploads already parsed). Same-id documents are skipped."""
+        added: list[str] = []
+        unchanged: list[str] = []
+        with self._write_lock:
+            fresh = [d for d in docs if self.catalog.entry(d.id) is None]
+            unchanged = [d.source for d in docs if d not in fresh]
+            bar = tqdm(total=len(fresh), desc="ingest", unit="doc", disable=not progress, leave=False)
+            batch = 256
+            for i in range(0, len(fresh), batch):
+                part = fresh[i : i + batch]
+                self._index_documents(part, fingerprint="")
+                added.extend(d.source for d in part)
+                bar.update(len(part))
+            bar.close()
+            self._commit()
+        return IngestReport(added=tuple(added), unchanged=tuple(unchanged))
 
     def documents(self) -> list[DocumentInfo]:
-        raise NotImplementedError
+        return [self._info(e) for e in self.catalog.entries()]
 
     def document(self, doc_id: str) -> DocumentInfo:
         """Raises DocumentNotFound."""
-        raise NotImplementedError
+        entry = self.catalog.entry(doc_id)
+        if entry is None or entry.state != "ready":
+            raise DocumentNotFound(f"no document with id {doc_id!r}")
+        return self._info(entry)
+
+    def document_text(self, doc_id: str) -> Document:
+        doc = self.catalog.document(doc_id)
+        if doc is None:
+            raise DocumentNotFound(f"no document with id {doc_id!r}")
+        return doc
 
     def delete(self, doc_id: str) -> None:
         """Remove a document and its chunks from both indexes. Raises DocumentNotFound."""
-        raise NotImplementedError
+        with self._write_lock:
+            self.document(doc_id)
+            self._drop(doc_id)
+            self._commit()
 
     def health(self) -> dict[str, object]:
         """Index size, model, version."""
-        raise NotImplementedError
+        return {
+            "status": "ok",
+            "version": __version__,
+            "documents": self.catalog.count(),
+            "chunks": self.vector.count(),
+            "model": self.embedder.name,
+            "fusion": self.settings.fusion,
+            "modes": sorted({"extractive", self._default_mode()}),
+        }
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _validate(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidQuestion("the question is empty")
+        question = " ".join(question.split())
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestion(
+                f"the question is {len(question)} characters long; the limit is {self.settings.max_question_chars}"
+            )
+        return question
+
+    def _default_mode(self) -> str:
+        return "generative" if self.settings.llm_base_url else "extractive"
+
+    def _answerer(self, name: str) -> Answerer:
+        if name not in self._answerers:
+            try:
+                self._answerers[name] = create_answerer(name, self.settings, self.embedder)
+            except ValueError as exc:
+                raise InvalidQuestion(str(exc)) from None
+        return self._answerers[name]
+
+    def _standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        if not history:
+            return question
+        from assistant.followup import standalone_question
+
+        return standalone_question(question, history)
+
+    def _allowed_ids(self, doc_ids: Sequence[str] | None, sources: Sequence[str] | None) -> set[str] | None:
+        if not doc_ids and not sources:
+            return None
+        allowed: set[str] = set(doc_ids or ())
+        if sources:
+            for entry in self.catalog.entries():
+                if any(entry.source == s or entry.source.endswith("/" + s.lstrip("/")) for s in sources):
+                    allowed.add(entry.id)
+        return allowed
+
+    def _info(self, entry: CatalogEntry) -> DocumentInfo:
+        return DocumentInfo(
+            id=entry.id,
+            title=entry.title,
+            source=entry.source,
+            chunks=entry.chunks,
+            ingested_at=entry.ingested_at,
+            pages=entry.pages or 0,
+        )
+
+    def _ingest_file(self, path: Path, source: str) -> str:
+        fingerprint = _fingerprint(path)
+        old = self.catalog.by_source(source)
+        if old is not None and old.fingerprint == fingerprint:
+            return "unchanged"
+        doc = read_document(path, source=source)
+        if old is not None and old.id == doc.id:
+            self.catalog.set_fingerprint(doc.id, fingerprint)
+            return "unchanged"
+        same = self.catalog.entry(doc.id)
+        if same is not None and same.state == "ready":
+            return "unchanged"  # identical content is already indexed from another source
+        if old is not None:
+            self._drop(old.id)
+        self._index_documents([doc], fingerprint=fingerprint)
+        return "added" if old is None else "replaced"
+
+    def _index_documents(self, docs: Sequence[Document], *, fingerprint: str) -> None:
+        budget = min(self.settings.chunk_tokens, self.embedder.max_tokens)
+        chunked = [
+            (doc, chunk_document(doc, self.embedder.count_tokens, max_tokens=budget, overlap=self.settings.chunk_overlap))
+            for doc in docs
+        ]
+        with self.catalog.transaction():
+            for doc, chunks in chunked:
+                self.catalog.put(doc, chunks=len(chunks), fingerprint=fingerprint, state="pending")
+        chunks = [c for _, cs in chunked for c in cs]
+        if chunks:
+            embeddings = self.embedder.embed([c.text for c in chunks], progress=len(chunks) > 512)
+            self.vector.add(chunks, embeddings)
+            self.lexical.add(chunks)
+
+    def _drop(self, doc_id: str) -> None:
+        self.catalog.set_state(doc_id, "deleting")
+        self.vector.delete(doc_id)
+        self.lexical.delete(doc_id)
+
+    def _commit(self) -> None:
+        """Persist the lexical index, then mark what both indexes now hold as ready."""
+        self.lexical.commit()
+        with self.catalog.transaction():
+            for entry in self.catalog.unfinished():
+                if entry.state == "pending":
+                    self.catalog.set_state(entry.id, "ready")
+                else:
+                    self.catalog.remove(entry.id)
+
+    def _prune(self, files: Sequence[Path], roots: Sequence[Path]) -> list[str]:
+        present = {str(f.resolve()) for f in files}
+        prefixes = [str(r.resolve()) for r in roots]
+        removed: list[str] = []
+        for entry in self.catalog.entries():
+            under = any(entry.source == p or entry.source.startswith(p.rstrip("/") + "/") for p in prefixes)
+            if under and entry.source not in present and not Path(entry.source).exists():
+                self._drop(entry.id)
+                removed.append(entry.source)
+        return removed
+
+    def _recover(self) -> None:
+        """Roll back what an interrupted ingest or delete left half-done."""
+        unfinished = self.catalog.unfinished()
+        for entry in unfinished:
+            log.warning("rolling back interrupted %s of %s", entry.state, entry.source)
+            self.vector.delete(entry.id)
+            self.lexical.delete(entry.id)
+        ready = {e.id for e in self.catalog.entries()}
+        stray = self.lexical.doc_ids() - ready
+        for doc_id in stray:
+            self.lexical.delete(doc_id)
+        if unfinished or stray:
+            self.lexical.commit()
+            with self.catalog.transaction():
+                for entry in unfinished:
+                    self.catalog.remove(entry.id)
+
+    def _check_model(self) -> None:
+        built_with = self.catalog.setting("embed_model")
+        if built_with is None:
+            self.catalog.set_setting("embed_model", self.embedder.name)
+        elif built_with != self.embedder.name:
+            raise IndexMismatch(
+                f"the index in {self.settings.data_dir} was built with the embedding model {built_with!r}, "
+                f"not {self.embedder.name!r}; use that model or a new ASSISTANT_DATA_DIR"
+            )

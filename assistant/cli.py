@@ -1,0 +1,202 @@
+"""The `assistant` command line: ingest, ask, docs, delete, serve, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    from assistant.service import Assistant
+    from assistant.types import Answer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class UsageError(Exception):
+    """Bad command-line input."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="Cited answers from your documents, offline.")
+    parser.add_argument("--data-dir", help="index directory (default: $ASSISTANT_DATA_DIR or data/index)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="index files or directories (incremental)")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--prune", action="store_true", help="remove indexed documents whose files are gone")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("ask", help="ask a question ('-' reads one question per line from stdin)")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--mode", default=None, help="extractive or generative")
+    p.add_argument("--doc", action="append", dest="doc_ids", help="only this document id (repeatable)")
+    p.add_argument("--source", action="append", dest="sources", help="only this source path (repeatable)")
+
+    p = sub.add_parser("docs", help="list indexed documents")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("delete", help="remove a document from the index")
+    p.add_argument("doc_id")
+
+    p = sub.add_parser("serve", help="serve the API and the chat UI")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+
+    p = sub.add_parser("eval", help="score answers and retrieval on an eval set")
+    p.add_argument("--set", dest="eval_set", type=Path, default=None, help="JSONL eval set (default: demo set)")
+    p.add_argument("--beir", type=Path, default=None, help="a BEIR dataset directory")
+    p.add_argument("--split", default="test")
+    p.add_argument("--llama-dataset", type=Path, default=None, help="a LlamaIndex LabelledRagDataset directory")
+    p.add_argument("--mode", default=None)
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="where JSON and Markdown reports go")
+    p.add_argument("--gate", action="store_true", help="exit 1 when a metric is below its threshold")
+    return parser
+
+
+def _service(args: argparse.Namespace, **overrides: object) -> Assistant:
+    from assistant.config import get_settings
+    from assistant.service import Assistant
+
+    if args.data_dir:
+        overrides["data_dir"] = Path(args.data_dir)
+    return Assistant(get_settings(**overrides))
+
+
+def _format_answer(answer: Answer) -> str:
+    lines = [answer.answer, ""]
+    if answer.abstained:
+        lines.append("Nearest passages:")
+        for i, p in enumerate(answer.passages[:3], start=1):
+            title = p.chunk.meta.get("title", "")
+            snippet = " ".join(p.chunk.text.split())[:200]
+            lines.append(f"  ({i}) {title} [{p.score:.2f}]: {snippet}…")
+        return "\n".join(lines)
+    lines.append("Sources:")
+    for c in answer.citations:
+        where = Path(c.source).name + (f", p. {c.page}" if c.page else "")
+        lines.append(f"  [{c.n}] {c.title} ({where}, chars {c.start}-{c.end}, score {c.score:.2f})")
+        lines.append(f"      “{' '.join(c.quote.split())}”")
+    return "\n".join(lines)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    svc = _service(args)
+    kwargs = {"top_k": args.top_k, "mode": args.mode, "doc_ids": args.doc_ids, "sources": args.sources}
+    if args.question == "-":
+        status = 0
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                answer = svc.ask(line, **kwargs)
+                out = answer.model_dump_json() if args.json else _format_answer(answer)
+            except AssistantError as exc:
+                out = json.dumps({"question": line.strip(), "error": str(exc)}) if args.json else f"error: {exc}"
+                status = 1
+            print(out, flush=True)
+        return status
+    answer = svc.ask(args.question, **kwargs)
+    print(answer.model_dump_json(indent=2) if args.json else _format_answer(answer))
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if len(missing) == len(args.paths):
+        raise UsageError(f"no such file or directory: {', '.join(missing)}")
+    svc = _service(args)
+    report = svc.ingest(args.paths, prune=args.prune, progress=sys.stderr.isatty() or not args.json)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        print(
+            f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
+            f"removed {len(report.removed)}, failed {len(report.errors)}; {len(svc.documents())} documents indexed"
+        )
+        for path, reason in report.errors.items():
+            print(f"skipped {path}: {reason}", file=sys.stderr)
+    indexed = report.added or report.replaced or report.unchanged
+    return 0 if indexed or not report.errors else 1
+
+
+def _docs(args: argparse.Namespace) -> int:
+    docs = _service(args).documents()
+    if args.json:
+        print(json.dumps([d.model_dump(mode="json") for d in docs], indent=2))
+    elif not docs:
+        print("no documents indexed")
+    for d in [] if args.json else docs:
+        print(f"{d.id}  {d.chunks:4d} chunks  {d.title[:60]}  ({d.source})")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    svc = _service(args)
+    svc.delete(args.doc_id)
+    print(f"deleted {args.doc_id}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from assistant.api import serve
+    from assistant.config import get_settings
+
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if args.data_dir:
+        overrides["data_dir"] = Path(args.data_dir)
+    serve(get_settings(**overrides))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from eval.commands import run_eval_command
+
+    report, failures = run_eval_command(args)
+    print(report.to_json() if args.json else report.to_markdown())
+    for failure in failures:
+        print(f"gate: {failure}", file=sys.stderr)
+    return 1 if failures and args.gate else 0
+
+
+_COMMANDS = {"ingest": _ingest, "ask": _ask, "docs": _docs, "delete": _delete, "serve": _serve, "eval": _eval}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    from index.errors import IndexStoreError
+    from ingest.errors import IngestError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except (AssistantError, IngestError, IndexStoreError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The `assistant` command as a user runs it: a real process, real model, real index."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_DIR, REPO
+
+
+def run(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("cli-index")
+    result = run(data_dir, "ingest", str(DEMO_DIR))
+    assert result.returncode == 0, result.stderr
+    assert "added 2" in result.stdout
+    return data_dir
+
+
+def test_ask_human_readable(indexed: Path) -> None:
+    result = run(indexed, "ask", "What replaced the Diffusion Rule?")
+    assert result.returncode == 0, result.stderr
+    answer, _, sources = result.stdout.partition("Sources:")
+    assert "[1]" in answer and "Huawei" in answer
+    assert "[1]" in sources and "“" in sources
+
+
+def test_ask_json_and_stdin_batch(indexed: Path) -> None:
+    single = run(indexed, "ask", "--json", "What replaced the Diffusion Rule?")
+    assert single.returncode == 0, single.stderr
+    answer = json.loads(single.stdout)
+    assert {"answer", "abstained", "citations", "timings_ms"} <= set(answer)
+    assert answer["citations"][0]["quote"] in answer["answer"].replace("\n", " ") or answer["citations"]
+
+    batch = run(indexed, "ask", "--json", "-", stdin="What replaced the Diffusion Rule?\n\nWho won the 2022 FIFA World Cup?\n")
+    assert batch.returncode == 0, batch.stderr
+    lines = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert [a["abstained"] for a in lines] == [False, True]
+
+
+def test_docs_and_delete(indexed: Path, tmp_path: Path) -> None:
+    listing = run(indexed, "docs", "--json")
+    docs = json.loads(listing.stdout)
+    assert len(docs) == 2
+    unknown = one_line_error(run(indexed, "delete", "0123456789abcdef"))
+    assert "0123456789abcdef" in unknown
+
+
+def test_delete_then_gone(tmp_path: Path) -> None:
+    data_dir = tmp_path / "idx"
+    assert run(data_dir, "ingest", str(DEMO_DIR / "cgtn-us-chip-guidance-huawei.txt")).returncode == 0
+    doc_id = json.loads(run(data_dir, "docs", "--json").stdout)[0]["id"]
+    assert run(data_dir, "delete", doc_id).returncode == 0
+    assert json.loads(run(data_dir, "docs", "--json").stdout) == []
+
+
+def test_errors_are_one_line(indexed: Path, tmp_path: Path) -> None:
+    assert "empty" in one_line_error(run(indexed, "ask", "   "))
+    assert "no such file" in one_line_error(run(tmp_path / "x", "ingest", str(tmp_path / "missing")))
+    assert "ingest" in one_line_error(run(tmp_path / "empty-index", "ask", "What replaced the Diffusion Rule?"))
+    bad = tmp_path / "bad.xyz"
+    bad.write_text("?")
+    result = run(tmp_path / "y", "ingest", str(bad))
+    assert result.returncode != 0 and "bad.xyz" in result.stderr and "Traceback" not in result.stderr

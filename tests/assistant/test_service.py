@@ -1,0 +1,189 @@
+"""The service object end to end: real MiniLM, real embedded Chroma, real BM25."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
+from assistant.service import Assistant
+from assistant.types import Answer
+from tests.conftest import DEMO_DIR
+
+MakeAssistant = Callable[..., Assistant]
+
+
+def _consistent(svc: Assistant) -> set[str]:
+    """The catalog, the vector index and the lexical index hold the same documents."""
+    ids = {d.id for d in svc.documents()}
+    assert svc.vector.doc_ids() == ids
+    assert svc.lexical.doc_ids() == ids
+    assert svc.vector.count() == svc.lexical.count() == sum(d.chunks for d in svc.documents())
+    return ids
+
+
+def _check_citations(svc: Assistant, answer: Answer) -> None:
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.n for c in answer.citations}
+    for c in answer.citations:
+        doc = svc.document_text(c.doc_id)
+        assert doc.text[c.start : c.end] == c.quote
+        assert c.quote in c.passage
+
+
+def test_incremental_ingest_unchanged_changed_removed(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(DEMO_DIR, corpus)
+    svc = make_assistant()
+
+    first = svc.ingest([corpus])
+    assert len(first.added) == 2 and not first.errors
+    ids_before = _consistent(svc)
+
+    again = svc.ingest([corpus])
+    assert len(again.unchanged) == 2 and not again.added and not again.replaced
+    assert _consistent(svc) == ids_before
+
+    changed = corpus / "tlg-us-refocuses-ai-chip-restrictions.txt"
+    changed.write_text(changed.read_text() + "\n\nA brand-new paragraph about quantum sensors in Lisbon.\n")
+    third = svc.ingest([corpus])
+    assert third.replaced == (str(changed.resolve()),)
+    ids_after = _consistent(svc)
+    assert len(ids_after) == 2 and len(ids_after - ids_before) == 1  # old chunks gone, new ones in
+    answer = svc.ask("quantum sensors in Lisbon")
+    assert not answer.abstained and "Lisbon" in answer.answer
+
+    changed.unlink()
+    fourth = svc.ingest([corpus], prune=True)
+    assert fourth.removed == (str(changed.resolve()),)
+    assert len(_consistent(svc)) == 1
+
+
+def test_bad_files_are_reported_and_the_rest_ingests(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    (tmp_path / "good.md").write_text("# Otters\n\nSea otters hold hands while they sleep so they do not drift.\n")
+    (tmp_path / "data.xyz").write_text("not a document")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    svc = make_assistant()
+    report = svc.ingest([tmp_path])
+    assert len(report.added) == 1
+    assert set(Path(p).name for p in report.errors) == {"data.xyz", "broken.pdf"}
+    assert all("\n" not in reason for reason in report.errors.values())
+    _consistent(svc)
+
+
+def test_interrupted_ingest_is_rolled_back(
+    tmp_path: Path, make_assistant: MakeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(DEMO_DIR, corpus)
+    data_dir = tmp_path / "index"
+    svc = make_assistant(data_dir)
+    svc.ingest([corpus / "cgtn-us-chip-guidance-huawei.txt"])
+    kept = _consistent(svc)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(svc.lexical, "add", crash)  # the vector index is written, the lexical one is not
+    with pytest.raises(RuntimeError):
+        svc.ingest([corpus / "tlg-us-refocuses-ai-chip-restrictions.txt"])
+    monkeypatch.undo()
+    svc.close()
+
+    reopened = make_assistant(data_dir)
+    assert _consistent(reopened) == kept
+    assert reopened.ingest([corpus]).added  # the interrupted file ingests on the next run
+    assert len(_consistent(reopened)) == 2
+
+
+def test_delete_removes_from_both_indexes(make_assistant: MakeAssistant) -> None:
+    svc = make_assistant()
+    svc.ingest([DEMO_DIR])
+    doc = svc.documents()[0]
+    svc.delete(doc.id)
+    assert doc.id not in _consistent(svc)
+    with pytest.raises(DocumentNotFound):
+        svc.delete(doc.id)
+    with pytest.raises(DocumentNotFound):
+        svc.document("nope")
+
+
+def test_diffusion_rule_answer_cites_both_articles(demo_assistant: Assistant) -> None:
+    answer = demo_assistant.ask("What replaced the Diffusion Rule?")
+    assert not answer.abstained
+    assert "Huawei" in answer.answer
+    sources = {Path(c.source).name for c in answer.citations}
+    assert sources == {"cgtn-us-chip-guidance-huawei.txt", "tlg-us-refocuses-ai-chip-restrictions.txt"}
+    _check_citations(demo_assistant, answer)
+    assert {"retrieve", "answer", "total"} <= set(answer.timings_ms)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When was the AI Diffusion Rule scheduled to take effect?",
+        "what did jensen huang say about china",
+        "Which chip is expected to rival Nvidia's H100",
+        "How did the Chinese Foreign Ministry react to the chip export controls?",
+    ],
+)
+def test_citations_resolve_to_verbatim_quotes(demo_assistant: Assistant, question: str) -> None:
+    answer = demo_assistant.ask(question)
+    assert not answer.abstained
+    _check_citations(demo_assistant, answer)
+
+
+@pytest.mark.parametrize(
+    "question", ["Who won the 2022 FIFA World Cup?", "What is the boiling point of ethanol?", "best pizza in Naples"]
+)
+def test_abstains_when_the_documents_do_not_say(demo_assistant: Assistant, question: str) -> None:
+    answer = demo_assistant.ask(question)
+    assert answer.abstained
+    assert not answer.citations and "[" not in answer.answer
+    assert answer.passages  # the nearest passages are shown instead
+
+
+def test_filters_restrict_to_one_document(demo_assistant: Assistant) -> None:
+    tlg = next(d for d in demo_assistant.documents() if "tlg" in d.source)
+    answer = demo_assistant.ask("What replaced the Diffusion Rule?", doc_ids=[tlg.id])
+    assert answer.citations and {c.doc_id for c in answer.citations} == {tlg.id}
+    by_source = demo_assistant.ask("What replaced the Diffusion Rule?", sources=[Path(tlg.source).name])
+    assert {c.doc_id for c in by_source.citations} == {tlg.id}
+    assert all(p.chunk.doc_id == tlg.id for p in by_source.passages)
+
+
+def test_follow_up_uses_the_history(demo_assistant: Assistant) -> None:
+    history = [("What was the AI Diffusion Rule?", "…")]
+    answer = demo_assistant.ask("and when was it supposed to take effect?", history=history)
+    assert answer.meta["standalone_question"].startswith("What was the AI Diffusion Rule?")
+    assert "May 15" in answer.answer
+
+
+def test_bad_questions_and_empty_index(make_assistant: MakeAssistant, demo_assistant: Assistant) -> None:
+    with pytest.raises(InvalidQuestion):
+        demo_assistant.ask("   ")
+    with pytest.raises(InvalidQuestion):
+        demo_assistant.ask("why " * 1000)
+    with pytest.raises(InvalidQuestion):
+        demo_assistant.ask("What replaced the Diffusion Rule?", mode="telepathic")
+    with pytest.raises(EmptyIndex):
+        make_assistant().ask("What replaced the Diffusion Rule?")
+
+
+def test_index_built_with_another_model_is_refused(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    svc = make_assistant(tmp_path / "idx")
+    svc.catalog.set_setting("embed_model", "some-other-model")
+    svc.close()
+    with pytest.raises(IndexMismatch):
+        make_assistant(tmp_path / "idx")
+
+
+def test_stream_yields_text_then_the_answer(demo_assistant: Assistant) -> None:
+    pieces = list(demo_assistant.stream("What replaced the Diffusion Rule?"))
+    assert isinstance(pieces[-1], Answer)
+    text = "".join(p for p in pieces[:-1] if isinstance(p, str))
+    assert text == pieces[-1].answer

