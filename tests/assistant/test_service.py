@@ -64,11 +64,13 @@ def test_incremental_ingest_unchanged_changed_removed(tmp_path: Path, make_assis
 
 
 def test_bad_files_are_reported_and_the_rest_ingests(tmp_path: Path, make_assistant: MakeAssistant) -> None:
-    (tmp_path / "good.md").write_text("# Otters\n\nSea otters hold hands while they sleep so they do not drift.\n")
-    (tmp_path / "data.xyz").write_text("not a document")
-    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Otters\n\nSea otters hold hands while they sleep so they do not drift.\n")
+    (docs / "data.xyz").write_text("not a document")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     svc = make_assistant()
-    report = svc.ingest([tmp_path])
+    report = svc.ingest([docs])
     assert len(report.added) == 1
     assert set(Path(p).name for p in report.errors) == {"data.xyz", "broken.pdf"}
     assert all("\n" not in reason for reason in report.errors.values())

@@ -1,0 +1,86 @@
+"""What ``assistant eval`` runs (the CLI in assistant/cli.py parses the arguments and prints).
+
+Each run writes ``<out>/<name>.json`` and ``<out>/<name>.md`` and returns the report
+with the gate failures for ``eval/thresholds.json``'s section ``<name>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from eval.datasets import load_eval_set
+from eval.gate import check_thresholds, load_thresholds
+from eval.report import EvalReport
+from eval.runner import run_beir, run_eval_set, run_llama_dataset
+
+if TYPE_CHECKING:
+    from assistant.service import Assistant
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_SET = Path(__file__).with_name("demo.jsonl")
+DEMO_CORPUS = REPO / "data" / "demo"
+
+
+@contextmanager
+def _fresh_factory() -> Iterator[Callable[[], Assistant]]:
+    """Assistants over throw-away index directories, removed afterwards."""
+    from assistant.config import get_settings
+    from assistant.service import Assistant
+
+    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
+        count = 0
+
+        def make() -> Assistant:
+            nonlocal count
+            count += 1
+            return Assistant(get_settings(data_dir=Path(tmp) / f"index{count}"))
+
+        yield make
+
+
+def _run(args: argparse.Namespace) -> EvalReport:
+    top_k = args.top_k
+    progress = bool(getattr(args, "verbose", False))
+    if args.beir:
+        with _fresh_factory() as factory:
+            return run_beir(factory, args.beir, args.split, progress=progress)
+    if args.llama_dataset:
+        with _fresh_factory() as factory:
+            return run_llama_dataset(factory, args.llama_dataset, top_k=top_k, mode=args.mode, progress=progress)
+    path = args.eval_set or DEMO_SET
+    questions = load_eval_set(path)
+    if path.resolve() == DEMO_SET.resolve():
+        # the demo set is always scored on a fresh index of the bundled demo corpus
+        with _fresh_factory() as factory:
+            assistant = factory()
+            try:
+                assistant.ingest([DEMO_CORPUS])
+                return run_eval_set(assistant, questions, top_k=top_k, mode=args.mode, name=path.stem)
+            finally:
+                assistant.close()
+    # any other set is scored against the index the user configured (its corpus must be ingested there)
+    from assistant.config import get_settings
+    from assistant.service import Assistant
+
+    overrides = {"data_dir": Path(args.data_dir)} if args.data_dir else {}
+    assistant = Assistant(get_settings(**overrides))
+    try:
+        return run_eval_set(assistant, questions, top_k=top_k, mode=args.mode, name=path.stem)
+    finally:
+        assistant.close()
+
+
+def run_eval_command(args: argparse.Namespace) -> tuple[EvalReport, list[str]]:
+    """Run the eval the arguments select, write its reports, check its thresholds."""
+    report = _run(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{report.name}.json").write_text(report.to_json() + "\n", encoding="utf-8")
+    (out / f"{report.name}.md").write_text(report.to_markdown(), encoding="utf-8")
+    failures = check_thresholds(report.metrics, load_thresholds(report.name))
+    return report, failures
