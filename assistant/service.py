@@ -322,9 +322,9 @@ class Assistant:
 
     def _index_documents(self, docs: Sequence[Document], *, fingerprint: str) -> None:
         budget = min(self.settings.chunk_tokens, self.embedder.max_tokens)
+        overlap = self.settings.chunk_overlap
         chunked = [
-            (doc, chunk_document(doc, self.embedder.count_tokens, max_tokens=budget, overlap=self.settings.chunk_overlap))
-            for doc in docs
+            (doc, chunk_document(doc, self.embedder.count_tokens, max_tokens=budget, overlap=overlap)) for doc in docs
         ]
         with self.catalog.transaction():
             for doc, chunks in chunked:
