@@ -1,0 +1,147 @@
+"""Fixtures for the API tests: one service over the demo corpus, a TestClient, a live server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from assistant.config import get_settings
+from assistant.service import Assistant
+from index.embeddings import Embedder
+from tests.conftest import DEMO_DIR, REPO
+
+SSEvent = tuple[str | None, Any]  # (event name or None, decoded JSON data or the raw "[DONE]")
+
+
+def parse_sse(lines: Iterable[str]) -> list[SSEvent]:
+    """Decode a text/event-stream body into (event, data) pairs."""
+    events: list[SSEvent] = []
+    name: str | None = None
+    data: list[str] = []
+    for line in [*lines, ""]:
+        if line == "":
+            if data:
+                raw = "\n".join(data)
+                events.append((name, raw if raw == "[DONE]" else json.loads(raw)))
+            name, data = None, []
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+    return events
+
+
+@pytest.fixture(scope="session")
+def sse() -> Callable[[Iterable[str]], list[SSEvent]]:
+    return parse_sse
+
+
+@pytest.fixture(scope="session")
+def api_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Assistant]:
+    """One service over the demo corpus for the API tests (they may add and remove their own files)."""
+    svc = Assistant(get_settings(data_dir=tmp_path_factory.mktemp("api-index")), embedder=embedder)
+    report = svc.ingest([DEMO_DIR])
+    assert len(report.added) == 2, report
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="session")
+def client(api_service: Assistant) -> Iterator[TestClient]:
+    """The full app (API and UI) over ``api_service``, without an API key."""
+    with TestClient(create_app(api_service, api_service.settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def make_client(api_service: Assistant) -> Iterator[Callable[..., TestClient]]:
+    """API-only apps over ``api_service`` with other settings (API key, CORS, upload limit)."""
+    opened: list[TestClient] = []
+
+    def make(service: Assistant | None = None, **overrides: object) -> TestClient:
+        svc = service or api_service
+        settings = svc.settings.model_copy(update=overrides)
+        c = TestClient(create_app(svc, settings, ui=False))
+        opened.append(c)
+        return c
+
+    yield make
+    for c in opened:
+        c.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    api_key: str
+    data_dir: Path
+
+    def headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.api_key}
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real `assistant serve` process on a free loopback port, with an API key and a 1 MB upload limit."""
+    data_dir = tmp_path_factory.mktemp("serve-index")
+    port = free_port()
+    key = "test-key-" + os.urandom(6).hex()
+    env = {
+        **os.environ,
+        "ASSISTANT_DATA_DIR": str(data_dir),
+        "ASSISTANT_API_KEY": key,
+        "ASSISTANT_MAX_UPLOAD_MB": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    log_path = data_dir.parent / f"serve-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"`assistant serve` exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/health", headers={"X-API-Key": key}, timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"`assistant serve` did not answer /health:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield LiveServer(url=url, api_key=key, data_dir=data_dir)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
