@@ -402,10 +402,8 @@ def ingest_upload(service: Assistant, settings: Settings, filename: str, stream:
     status: Literal["added", "replaced", "unchanged"] = (
         "added" if source in report.added else "replaced" if source in report.replaced else "unchanged"
     )
-    info = next((d for d in service.documents() if d.source == source), None)
+    info = service.document(report.ids[source])  # for identical content under another name: that document
     result = UploadResult(filename=filename, saved_as=str(path.relative_to(settings.data_dir)), status=status)
-    if info is None:  # identical content is already indexed under another source
-        return result.model_copy(update={"error": "identical content is already indexed from another file"})
     return result.model_copy(update={"id": info.id, "title": info.title, "chunks": info.chunks})
 
 

@@ -175,13 +175,14 @@ class Assistant:
         replaced: list[str] = []
         unchanged: list[str] = []
         removed: list[str] = []
+        ids: dict[str, str] = {}
         with self._write_lock:
             bar = tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False)
             for path in bar:
                 source = str(path.resolve())
                 bar.set_postfix_str(path.name[:30])
                 try:
-                    outcome = self._ingest_file(path, source)
+                    outcome, ids[source] = self._ingest_file(path, source)
                 except IngestError as exc:
                     errors[str(path)] = str(exc)
                     continue
@@ -195,6 +196,7 @@ class Assistant:
             unchanged=tuple(unchanged),
             removed=tuple(removed),
             errors=errors,
+            ids=ids,
         )
 
     def ingest_documents(self, docs: Sequence[Document], *, progress: bool = False) -> IngestReport:
@@ -213,7 +215,7 @@ class Assistant:
                 bar.update(len(part))
             bar.close()
             self._commit()
-        return IngestReport(added=tuple(added), unchanged=tuple(unchanged))
+        return IngestReport(added=tuple(added), unchanged=tuple(unchanged), ids={d.source: d.id for d in docs})
 
     def documents(self) -> list[DocumentInfo]:
         return [self._info(e) for e in self.catalog.entries()]
@@ -303,22 +305,23 @@ class Assistant:
             pages=entry.pages or 0,
         )
 
-    def _ingest_file(self, path: Path, source: str) -> str:
+    def _ingest_file(self, path: Path, source: str) -> tuple[str, str]:
+        """Index one file unless it is unchanged; returns (outcome, document id)."""
         fingerprint = _fingerprint(path)
         old = self.catalog.by_source(source)
         if old is not None and old.fingerprint == fingerprint:
-            return "unchanged"
+            return "unchanged", old.id
         doc = read_document(path, source=source)
         if old is not None and old.id == doc.id:
             self.catalog.set_fingerprint(doc.id, fingerprint)
-            return "unchanged"
+            return "unchanged", doc.id
         same = self.catalog.entry(doc.id)
         if same is not None and same.state == "ready":
-            return "unchanged"  # identical content is already indexed from another source
+            return "unchanged", doc.id  # identical content is already indexed from another source
         if old is not None:
             self._drop(old.id)
         self._index_documents([doc], fingerprint=fingerprint)
-        return "added" if old is None else "replaced"
+        return ("added" if old is None else "replaced"), doc.id
 
     def _index_documents(self, docs: Sequence[Document], *, fingerprint: str) -> None:
         budget = min(self.settings.chunk_tokens, self.embedder.max_tokens)

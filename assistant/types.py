@@ -103,6 +103,7 @@ class IngestReport(_Frozen):
     unchanged: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     errors: dict[str, str] = Field(default_factory=dict)
+    ids: dict[str, str] = Field(default_factory=dict)  # source -> document id, for what is indexed
 
 
 class DocumentInfo(_Frozen):
