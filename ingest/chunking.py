@@ -1,0 +1,425 @@
+"""Sentence splitting and sentence-aware chunking.
+
+``split_sentences`` returns exact character spans (``text[s:e]`` is the
+sentence, trimmed of surrounding whitespace); the answerer quotes them, so they
+must never be approximate. ``chunk_document`` packs consecutive sentences into
+chunks that fit the embedder's window, sharing ``overlap`` sentences between
+neighbours, with ``doc.text[chunk.start:chunk.end] == chunk.text`` always.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.types import Chunk, Document
+
+__all__ = ["chunk_document", "split_sentences"]
+
+# ---------------------------------------------------------------- sentences
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*(?:\n\s*)+")
+_TERMINATOR = re.compile(r"[.!?…。！？]+[\"'”’»)\]]*")
+_CJK_STOPS = frozenset("。！？")
+_NON_SPACE = re.compile(r"\S+")
+_OPENING = "\"'“‘«([{¿¡"
+_BULLET = re.compile(r"^(?:[-*•▪●◦–]\s|\d{1,3}[.)]\s|#{1,6}\s|\(?[a-z]\)\s)")
+_CONTINUATION_END = frozenset(",;:-–—(/&+=")
+
+# Abbreviations that are always followed by more of the same sentence.
+_NEVER_FINAL = frozenset(
+    {
+        "mr", "mrs", "ms", "mx", "dr", "prof", "rev", "hon", "gen", "col", "lt", "capt", "cpt", "sgt", "maj", "cmdr",
+        "adm", "gov", "sen", "rep", "pres", "supt", "fr", "mt", "messrs", "mme", "mlle", "vs", "v", "cf", "approx",
+        "ca", "incl", "esp", "resp", "viz", "eg", "ie", "e.g", "i.e", "a.k.a", "w.r.t",
+    }
+)  # fmt: skip
+# Abbreviations that usually precede a number ("No. 5", "Fig. 3", "Jan. 12").
+_BEFORE_NUMBER = frozenset(
+    {
+        "no", "nos", "nr", "fig", "figs", "vol", "vols", "p", "pp", "eq", "eqs", "ch", "chap", "sec", "art",
+        "para", "tab", "ex", "op", "ref", "refs", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
+        "oct", "nov", "dec",
+    }
+)  # fmt: skip
+# Abbreviations that end a sentence only when a typical sentence opener follows.
+_AMBIGUOUS = frozenset(
+    {
+        "inc", "ltd", "co", "corp", "llc", "plc", "jr", "sr", "al", "bros", "esq", "st", "ave", "rd", "blvd", "dept",
+        "univ", "assn", "est", "min", "max", "avg", "ft", "gov't",
+    }
+)  # fmt: skip
+_STARTERS = frozenset(
+    {
+        "the", "a", "an", "this", "that", "these", "those", "it", "its", "it's", "he", "she", "they", "we", "i",
+        "you", "his", "her", "their", "our", "my", "your", "there", "here", "but", "and", "or", "so", "yet",
+        "however", "meanwhile", "in", "on", "at", "for", "from", "as", "after", "before", "when", "while", "if",
+        "although", "though", "since", "because", "what", "why", "how", "who", "which", "where", "according",
+        "some", "many", "most", "all", "no", "not", "one", "two", "both", "each", "every", "other", "another",
+        "such", "then", "also", "still", "now", "today", "yesterday", "last", "next", "earlier", "later",
+        "during", "despite", "instead", "moreover", "furthermore", "thus", "therefore", "by", "with", "to",
+        "more", "much", "only", "even", "until", "once", "whether", "overall", "finally", "first", "second",
+    }
+)  # fmt: skip
+_SMALL_WORDS = frozenset(
+    {"a", "an", "the", "of", "and", "or", "to", "in", "on", "for", "with", "as", "at", "by", "from", "vs", "via"}
+)
+_CONNECTORS = _SMALL_WORDS | {"that", "which", "is", "are", "was", "were", "be", "its", "their", "his", "her", "but"}
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of the text between blank lines."""
+    pos = 0
+    for m in _BLANK_LINE.finditer(text):
+        yield pos, m.start()
+        pos = m.end()
+    yield pos, len(text)
+
+
+def _first_char(line: str) -> str:
+    stripped = line.lstrip(_OPENING)
+    return stripped[:1] or line[:1]
+
+
+def _titleish(line: str) -> bool:
+    words = [w for w in re.findall(r"[^\W\d_][\w'’\-]*", line) if w.lower() not in _SMALL_WORDS]
+    return bool(words) and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
+
+
+def _heading_like(line: str) -> bool:
+    if not line or len(line) > 100 or len(line.split()) > 12 or line[-1] in _CONTINUATION_END:
+        return False
+    if _ends_sentence_mark(line):
+        return False
+    last = line.split()[-1].lower()
+    return last not in _CONNECTORS
+
+
+def _breaks_line(prev: str, line: str) -> bool:
+    """Whether a single line break between ``prev`` and ``line`` also ends a sentence."""
+    if _BULLET.match(line) or prev.startswith("#"):
+        return True
+    if not _heading_like(prev):
+        return False
+    first = _first_char(line)
+    if not first or first.islower():
+        return False
+    return _titleish(prev) or len(prev) <= 0.7 * len(line) or _heading_like(line)
+
+
+def _ends_sentence_mark(line: str) -> bool:
+    return bool(re.search(r"[.!?…。！？][\"'”’»)\]]*$", line))
+
+
+def _blocks(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Split a paragraph further at line breaks that end a heading or precede a list item."""
+    block_start = start
+    prev: str | None = None
+    pos = start
+    while pos <= end:
+        nl = text.find("\n", pos, end)
+        line_end = end if nl < 0 else nl
+        line = text[pos:line_end].strip()
+        if line:
+            if prev is not None and _breaks_line(prev, line):
+                yield block_start, pos
+                block_start = pos
+            prev = line
+        if nl < 0:
+            break
+        pos = nl + 1
+    yield block_start, end
+
+
+def _word_before(text: str, start: int, pos: int) -> tuple[str, int]:
+    """The whitespace-delimited token ending at ``pos`` (opening punctuation removed) and its start."""
+    i = pos
+    while i > start and not text[i - 1].isspace():
+        i -= 1
+    j = i
+    while j < pos and text[j] in _OPENING:
+        j += 1
+    return text[j:pos], i
+
+
+def _is_boundary(text: str, block_start: int, sentence_start: int, m: re.Match[str], nxt: int) -> bool:
+    """Whether the terminator ``m``, followed by whitespace and then ``text[nxt]``, ends a sentence."""
+    first = _first_char(text[nxt : nxt + 8])
+    if first.islower() or first in ",;:":
+        return False
+    if m.group().rstrip("\"'”’»)]") != ".":
+        return True  # ! ? ellipsis: decided by the next character alone
+    word, word_start = _word_before(text, block_start, m.start())
+    low = word.lower()
+    next_match = _NON_SPACE.match(text, nxt)
+    next_word = next_match.group() if next_match else ""
+    next_low = next_word.strip(_OPENING + ".,;:!?\"'”’").lower()
+    if not low:
+        return True
+    if "." in low:  # dotted abbreviations: U.S., D.C., e.g., Ph.D., a.m.
+        parts = low.split(".")
+        if low in _NEVER_FINAL:
+            return False
+        if all(p.isalpha() and len(p) <= 2 for p in parts):
+            return next_low in _STARTERS
+        return True
+    if low in _NEVER_FINAL:
+        return False
+    if low in _BEFORE_NUMBER and (first.isdigit() or first in "(#"):
+        return False
+    if low in _AMBIGUOUS or (len(word) == 1 and word.isalpha()):
+        return next_low in _STARTERS
+    # "1. Mix the flour." as a list number: at the start of a line or of the sentence
+    return not (
+        low.isdigit()
+        and len(low) <= 3
+        and (word_start == block_start or text[word_start - 1] == "\n" or not text[sentence_start:word_start].strip())
+    )
+
+
+def _sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    pos = start
+    for m in _TERMINATOR.finditer(text, start, end):
+        stop = m.end()
+        if stop >= end:
+            break
+        if m.group()[0] in _CJK_STOPS:
+            boundary = True
+        elif not text[stop].isspace():
+            continue
+        else:
+            nxt = stop
+            while nxt < end and text[nxt].isspace():
+                nxt += 1
+            if nxt >= end:
+                break
+            boundary = _is_boundary(text, start, pos, m, nxt)
+        if boundary:
+            yield from _trimmed(text, pos, stop)
+            pos = stop
+    yield from _trimmed(text, pos, end)
+
+
+def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start < end:
+        yield start, end
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans ``(start, end)`` of ``text``; ``text[start:end]`` is the sentence, whitespace-trimmed.
+
+    Sentences end at ``.``, ``!``, ``?`` (with any closing quotes/brackets) when
+    whitespace and a non-lower-case character follow, unless the period belongs
+    to an abbreviation ("Mr.", "e.g.", "No. 5", "U.S. Department", initials) or
+    a number ("3.5"). Blank lines always end a sentence, and so do line breaks
+    after heading-like lines and before list items.
+    """
+    spans: list[tuple[int, int]] = []
+    for p_start, p_end in _paragraphs(text):
+        for b_start, b_end in _blocks(text, p_start, p_end):
+            spans.extend(_sentences(text, b_start, b_end))
+    return spans
+
+
+# ---------------------------------------------------------------- chunks
+
+_PARAGRAPH_FILL = 0.6  # a chunk this full ends at a paragraph break rather than crossing it
+# A chunk's estimate (the sum of its sentences' counts) is exact for WordPiece tokenizers such as MiniLM's;
+# other tokenizers may add about a token where two sentences meet, so a chunk whose estimate is within
+# _VERIFY_SLACK + (sentence joins) of the limit is counted for real.
+_VERIFY_SLACK = 2
+_PLAIN_GAP = re.compile(r"[ \t\r\n]+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A sentence (or a piece of an over-long one): a span with its token count (special tokens excluded)."""
+
+    start: int
+    end: int
+    tokens: int
+    paragraph: bool  # starts a new paragraph
+
+
+def _long_pieces(
+    text: str, start: int, end: int, count: Callable[[str], int], limit: int
+) -> list[tuple[int, int, int]]:
+    """Split ``text[start:end]`` into pieces of at most ``limit`` tokens (with special tokens): (start, end, count).
+
+    Splits at word boundaries, or inside a word when a single word is too long.
+    """
+    words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    pieces: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(words):
+        s = words[i][0]
+        n_first = count(text[s : words[i][1]])
+        if n_first > limit:
+            pieces.extend(_char_pieces(text, s, words[i][1], count, limit))
+            i += 1
+            continue
+        lo, hi, best, best_n = i + 1, len(words), i + 1, n_first
+        while lo < hi:  # largest j in (i, len] with count(words[i:j]) <= limit
+            mid = (lo + hi + 1) // 2
+            n = count(text[s : words[mid - 1][1]])
+            if n <= limit:
+                lo, best, best_n = mid, mid, n
+            else:
+                hi = mid - 1
+        pieces.append((s, words[best - 1][1], best_n))
+        i = best
+    return pieces
+
+
+def _char_pieces(
+    text: str, start: int, end: int, count: Callable[[str], int], limit: int
+) -> list[tuple[int, int, int]]:
+    pieces: list[tuple[int, int, int]] = []
+    s = start
+    while s < end:
+        lo, hi, best, best_n = s + 1, end, s + 1, count(text[s : s + 1])
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            n = count(text[s:mid])
+            if n <= limit:
+                lo, best, best_n = mid, mid, n
+            else:
+                hi = mid - 1
+        pieces.append((s, best, best_n))
+        s = best
+    return pieces
+
+
+def _units(doc: Document, count: Callable[[str], int], max_tokens: int, special: int) -> list[_Unit]:
+    text = doc.text
+    units: list[_Unit] = []
+    prev_end = 0
+    for start, end in split_sentences(text):
+        paragraph = bool(units) and _BLANK_LINE.search(text, prev_end, start) is not None
+        prev_end = end
+        n = count(text[start:end])
+        if n <= max_tokens:
+            units.append(_Unit(start, end, n - special, paragraph))
+            continue
+        for k, (s, e, pn) in enumerate(_long_pieces(text, start, end, count, max_tokens)):
+            units.append(_Unit(s, e, pn - special, paragraph and k == 0))
+    return units
+
+
+_SPECIAL: weakref.WeakKeyDictionary[Any, dict[Any, int]] = weakref.WeakKeyDictionary()
+
+
+def _special_tokens(count: Callable[[str], int]) -> int:
+    """``count("")``: the special tokens every count includes, remembered per counter (bound methods included)."""
+    owner = getattr(count, "__self__", None)
+    func = getattr(count, "__func__", None)
+    try:
+        known = _SPECIAL.setdefault(owner if owner is not None else count, {})
+    except TypeError:  # not weak-referenceable
+        return count("")
+    if func not in known:
+        known[func] = count("")
+    return known[func]
+
+
+def chunk_document(
+    doc: Document,
+    count_tokens: Callable[[str], int],
+    *,
+    max_tokens: int = 200,
+    overlap: int = 1,
+) -> list[Chunk]:
+    """Pack consecutive sentences of ``doc`` into chunks of at most ``max_tokens`` tokens.
+
+    ``count_tokens`` is the embedder's count (special tokens included). Each
+    sentence is counted once; a chunk's count is estimated as the sum of its
+    sentences' counts and verified with one more call only when it comes close
+    to the limit (or when its sentences are not separated by plain whitespace).
+    Neighbouring chunks share ``overlap`` sentences (fewer when there is no
+    room, or when the earlier chunk has no more than that: no chunk is part of
+    the next); a sentence longer than ``max_tokens`` is split at word
+    boundaries (inside a word only when one word alone is too long); a chunk
+    that is already ``_PARAGRAPH_FILL`` full ends at a paragraph break rather
+    than crossing it. A document that fits in ``max_tokens`` is one chunk.
+    ``doc.text[chunk.start:chunk.end] == chunk.text`` for every chunk.
+    """
+    if overlap < 0:
+        raise ValueError(f"overlap must be >= 0, got {overlap}")
+    text = doc.text
+    spans = split_sentences(text)
+    if not spans:
+        return []
+
+    def make(i: int, start: int, end: int) -> Chunk:
+        return Chunk(
+            id=f"{doc.id}:{i:04d}",
+            doc_id=doc.id,
+            text=text[start:end],
+            start=start,
+            end=end,
+            meta={"title": doc.title, "source": doc.source, "page": doc.page_at(start)},
+        )
+
+    # A short document is one chunk: one call instead of one per sentence.
+    first, last = spans[0][0], spans[-1][1]
+    if last - first <= 5 * max_tokens and count_tokens(text[first:last]) <= max_tokens:
+        return [make(0, first, last)]
+
+    special = _special_tokens(count_tokens)
+    if max_tokens <= special:
+        raise ValueError(f"max_tokens={max_tokens} leaves no room next to {special} special tokens")
+    units = _units(doc, count_tokens, max_tokens, special)
+    ranges = _pack(text, units, count_tokens, max_tokens, overlap, special)
+    return [make(i, units[a].start, units[b - 1].end) for i, (a, b) in enumerate(ranges)]
+
+
+def _pack(
+    text: str,
+    units: list[_Unit],
+    count: Callable[[str], int],
+    max_tokens: int,
+    overlap: int,
+    special: int,
+) -> list[tuple[int, int]]:
+    """Greedy packing of units into [a, b) index ranges; each range adds at least one new unit."""
+    plain = [True] + [
+        _PLAIN_GAP.fullmatch(text, units[k - 1].end, units[k].start) is not None for k in range(1, len(units))
+    ]
+
+    def estimate(a: int, b: int) -> int:
+        return special + sum(u.tokens for u in units[a:b])
+
+    def fits(a: int, b: int) -> bool:
+        est = estimate(a, b)
+        if est > max_tokens:
+            return False
+        if b - a > 1 and (est > max_tokens - _VERIFY_SLACK - (b - a - 1) or not all(plain[a + 1 : b])):
+            return count(text[units[a].start : units[b - 1].end]) <= max_tokens
+        return True
+
+    ranges: list[tuple[int, int]] = []
+    new = 0  # first unit not yet in any chunk
+    while new < len(units):
+        # carry the last `overlap` units, but never a whole chunk (a chunk must not be part of the next one)
+        a = max(new - overlap, ranges[-1][0] + 1) if ranges else 0
+        while a < new and not fits(a, new + 1):
+            a += 1  # drop overlap that leaves no room for the next sentence
+        b = new + 1
+        while b < len(units):
+            if units[b].paragraph and estimate(a, b) >= _PARAGRAPH_FILL * max_tokens:
+                break
+            if estimate(a, b + 1) > max_tokens:
+                break
+            b += 1
+        while b > new + 1 and not fits(a, b):
+            b -= 1
+        ranges.append((a, b))
+        new = b
+    return ranges

@@ -1,0 +1,462 @@
+"""Finding and reading source files into cleaned ``Document`` objects.
+
+Supported: plain text and Markdown (UTF-8 with a fallback decode), HTML (main
+content via trafilatura), PDF (pypdf text layer, page ranges kept) and DOCX
+(python-docx). Every failure surfaces as an ``IngestError`` subclass with a
+one-line message naming the file; library exceptions never escape.
+"""
+
+from __future__ import annotations
+
+import codecs
+import copy
+import hashlib
+import io
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from assistant.types import Document, Page
+from ingest.cleaning import clean_pages, clean_text
+from ingest.errors import IngestError, UnreadableFile, UnsupportedFileType
+
+__all__ = ["SUPPORTED_SUFFIXES", "discover", "document_id", "read_document", "title_from_text"]
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+
+_TITLE_CHARS = 120
+_MEANINGFUL = re.compile(r"[^\W\d_]{2,}")
+_KINDS = {".txt": "text", ".md": "Markdown", ".html": "HTML", ".htm": "HTML", ".pdf": "PDF", ".docx": "DOCX"}
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def _unsupported(path: Path) -> str:
+    suffix = path.suffix or "(none)"
+    return f"unsupported file type {suffix!r} (supported: {', '.join(SUPPORTED_SUFFIXES)})"
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name.startswith("~$")  # dotfiles, Office lock files
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], dict[str, str]]:
+    """Expand files and directories into the supported files to read.
+
+    Directories are walked recursively in sorted order, skipping hidden files
+    and directories. Returns the files (each once, in argument order) and
+    ``{path: one-line reason}`` for missing paths and unsupported files.
+    """
+    files: list[Path] = []
+    errors: dict[str, str] = {}
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            errors[str(path)] = _unsupported(path)
+            return
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    def walk_error(err: OSError) -> None:
+        errors[str(err.filename)] = f"cannot read directory: {err.strerror or err}"
+
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, names in os.walk(path, onerror=walk_error):
+                dirs[:] = sorted(d for d in dirs if not _hidden(d))
+                for name in sorted(names):
+                    if not _hidden(name):
+                        add(Path(root) / name)
+        elif path.is_file():
+            add(path)
+        elif path.exists():
+            errors[str(path)] = "not a regular file or directory"
+        else:
+            errors[str(path)] = "no such file or directory"
+    return files, errors
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class _Loaded(NamedTuple):
+    text: str
+    title: str | None
+    pages: tuple[Page, ...] = ()
+
+
+def document_id(text: str) -> str:
+    """The content id of a cleaned text: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _truncate(line: str, limit: int = _TITLE_CHARS) -> str:
+    line = " ".join(line.split())
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0] or line[:limit]
+    return cut.rstrip(" ,;:-–—") + "…"
+
+
+def _meaningful(line: str | None) -> str | None:
+    if not line:
+        return None
+    line = " ".join(line.split())
+    return _truncate(line) if _MEANINGFUL.search(line) else None
+
+
+_DANGLING = frozenset({"a", "an", "the", "of", "and", "or", "to", "in", "on", "for", "with", "from", "by", "at", "as",
+                       "via", "into", "towards", "toward", "about", "between", "versus", "vs"})  # fmt: skip
+
+
+def title_from_text(text: str) -> str | None:
+    """The first meaningful line of ``text`` (one with a word of two letters or more), truncated.
+
+    A line that ends in a dangling word ("... towards") is joined with the next one.
+    """
+    lines = [line.strip() for line in text.split("\n")]
+    for i, line in enumerate(lines):
+        line = line.lstrip("#>*-• ").strip()
+        if not _MEANINGFUL.search(line):
+            continue
+        if line.split()[-1].lower() in _DANGLING and i + 1 < len(lines) and lines[i + 1]:
+            line = f"{line} {lines[i + 1]}"
+        return _meaningful(line)
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    message = " ".join(str(exc).split())
+    if len(message) > 200:
+        message = message[:200].rstrip() + "…"
+    name = type(exc).__name__
+    return f"{name}: {message}" if message else name
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (BOM optional) or UTF-16 with a BOM; otherwise Windows-1252, then Latin-1 (never fails)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    return b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
+# ---------------------------------------------------------------- text and Markdown
+
+
+def _load_text(data: bytes, source: str) -> _Loaded:
+    if _looks_binary(data):
+        raise UnreadableFile(f"{source}: looks like a binary file, not text")
+    text = clean_text(_decode(data))
+    return _Loaded(text, None)
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_FM_TITLE = re.compile(r"^title:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
+_MD_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"<!--.*?-->", re.DOTALL), ""),
+    (re.compile(r"^[ \t]*(?:```|~~~).*$", re.MULTILINE), ""),  # code fences (content kept)
+    (re.compile(r"^[ \t]*\[[^\]\n]+\]:[ \t]*\S+.*$", re.MULTILINE), ""),  # link reference definitions
+    (re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)"), ""),  # images
+    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # inline links
+    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1"),  # reference links
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE), r"\1"),  # ATX headings
+    (re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+", re.MULTILINE), ""),  # block quotes
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # strong
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # emphasis
+    (re.compile(r"(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)"), r"\1"),
+    (re.compile(r"`([^`\n]+)`"), r"\1"),  # inline code
+]
+_MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+_MD_SETEXT = re.compile(r"^([^\n]*[^\W_][^\n]*)\n[ \t]*=+[ \t]*$", re.MULTILINE)
+
+
+def _markdown_to_text(markdown: str) -> tuple[str, str | None]:
+    markdown = markdown.replace("\r\n", "\n").replace("\r", "\n")
+    title: str | None = None
+    fm = _FRONT_MATTER.match(markdown)
+    if fm:
+        t = _FM_TITLE.search(fm.group(1))
+        if t:
+            title = t.group(1).strip("\"' ")
+        markdown = markdown[fm.end() :]
+    if title is None:
+        heading = _MD_HEADING.search(markdown) or _MD_SETEXT.search(markdown)
+        if heading:
+            title = heading.group(1)
+    for pattern, repl in _MD_RULES:
+        markdown = pattern.sub(repl, markdown)
+    if title is not None:
+        for pattern, repl in _MD_RULES[3:]:
+            title = pattern.sub(repl, title)
+    return markdown, title
+
+
+def _load_markdown(data: bytes, source: str) -> _Loaded:
+    if _looks_binary(data):
+        raise UnreadableFile(f"{source}: looks like a binary file, not text")
+    markdown, title = _markdown_to_text(_decode(data))
+    return _Loaded(clean_text(markdown), title)
+
+
+# ---------------------------------------------------------------- HTML
+
+_BLOCK_TAGS = frozenset({"p", "head", "code", "item", "row"})
+_LOWER = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+_FURNITURE_XPATH = (
+    "//script | //style | //noscript | //template | //svg | //iframe | //form | //button | //nav | //aside"
+    " | //footer | //header[not(ancestor::article or ancestor::main)]"
+    " | //*[@role='navigation' or @role='banner' or @role='contentinfo' or @role='dialog' or @aria-modal='true']"
+    " | //*[contains({id}, 'cookie') or contains({cls}, 'cookie') or contains({id}, 'consent')"
+    " or contains({cls}, 'consent') or contains({id}, 'gdpr') or contains({cls}, 'gdpr')]"
+).format(id=_LOWER.format("@id"), cls=_LOWER.format("@class"))
+_HTML_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "blockquote", "tr", "dt", "dd", "td", "th")
+
+
+def _inline_text(el: Any) -> str:
+    """Text of an element, with <lb/> (line breaks) kept as newlines."""
+    parts: list[str] = [el.text or ""]
+    for child in el:
+        if child.tag == "lb":
+            parts.append("\n")
+        else:
+            parts.append(_inline_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _xml_blocks(el: Any, out: list[str]) -> None:
+    """Walk trafilatura's XML output: one paragraph per block, table rows as cells joined by ' | '."""
+    for child in el:
+        tag = child.tag
+        if tag in ("comments", "graphic", "fw", "note"):
+            continue
+        if tag == "row":
+            cells = [" ".join(_inline_text(c).split()) for c in child if c.tag == "cell"]
+            out.append(" | ".join(c for c in cells if c))
+        elif tag in _BLOCK_TAGS and not any(c.tag in ("p", "list", "table", "item") for c in child):
+            out.append(_inline_text(child))
+        elif tag == "table":
+            rows: list[str] = []
+            _xml_blocks(child, rows)
+            out.append("\n".join(r for r in rows if r.strip()))
+        else:
+            _xml_blocks(child, out)
+
+
+def _strip_furniture(tree: Any) -> None:
+    """Remove navigation, headers/footers, sidebars, forms and cookie/consent elements in place."""
+    for el in tree.xpath(_FURNITURE_XPATH):
+        if el.getparent() is not None:
+            el.drop_tree()
+
+
+def _plain_blocks(tree: Any) -> str:
+    """The text of the innermost block elements, one paragraph each (when trafilatura finds nothing)."""
+    blocks: list[str] = []
+    for el in tree.iter(*_HTML_BLOCKS):
+        if not any(d.tag in _HTML_BLOCKS for d in el.iterdescendants()):
+            blocks.append(el.text_content())
+    if not blocks:
+        body = tree.find("body")
+        blocks.append((body if body is not None else tree).text_content())
+    return "\n\n".join(blocks)
+
+
+def _html_title(tree: Any) -> str | None:
+    import trafilatura
+
+    metadata = trafilatura.extract_metadata(copy.deepcopy(tree))
+    title = getattr(metadata, "title", None) if metadata is not None else None
+    if title:
+        return str(title)
+    found = tree.xpath("//title/text()")
+    return str(found[0]) if found else None
+
+
+def _load_html(data: bytes, source: str) -> _Loaded:
+    import trafilatura
+    from lxml import etree
+
+    tree = trafilatura.load_html(data)
+    if tree is None:
+        raise UnreadableFile(f"{source}: cannot parse the file as HTML")
+    title = _html_title(tree)
+    _strip_furniture(tree)
+    xml = trafilatura.extract(
+        copy.deepcopy(tree), output_format="xml", include_comments=False, include_tables=True, include_images=False
+    )
+    blocks: list[str] = []
+    if xml:
+        root = etree.fromstring(xml.encode("utf-8"))
+        main = root.find("main")
+        _xml_blocks(main if main is not None else root, blocks)
+    text = "\n\n".join(b for b in blocks if b.strip())
+    if not text.strip():
+        log.debug("trafilatura found no main content in %s; using the plain block fallback", source)
+        text = _plain_blocks(tree)
+    return _Loaded(clean_text(text), title)
+
+
+# ---------------------------------------------------------------- PDF
+
+_JUNK_PDF_TITLE = re.compile(
+    r"^(?:untitled|title|document\d*|slide \d+|microsoft (?:word|powerpoint) - .*|.*\.(?:docx?|pdf|tex|dvi|ps|pptx?))$",
+    re.IGNORECASE,
+)
+
+
+def _load_pdf(data: bytes, source: str) -> _Loaded:
+    from pypdf import PasswordType, PdfReader
+
+    reader = PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        try:
+            decrypted = reader.decrypt("")
+        except Exception as exc:  # unsupported algorithm or missing crypto backend
+            raise UnreadableFile(f"{source}: the PDF is encrypted and cannot be opened ({_one_line(exc)})") from exc
+        if decrypted == PasswordType.NOT_DECRYPTED:
+            raise UnreadableFile(f"{source}: the PDF is encrypted (password-protected); decrypt it first")
+    raw = [page.extract_text() or "" for page in reader.pages]
+    if not raw:
+        raise UnreadableFile(f"{source}: the PDF has no pages")
+    cleaned = clean_pages(raw)
+    parts: list[str] = []
+    pages: list[Page] = []
+    offset = 0
+    for number, page_text in enumerate(cleaned, start=1):
+        if not page_text:
+            continue
+        if parts:
+            offset += 2
+        pages.append(Page(number=number, start=offset, end=offset + len(page_text)))
+        parts.append(page_text)
+        offset += len(page_text)
+    text = "\n\n".join(parts)
+    if not text.strip():
+        raise UnreadableFile(
+            f"{source}: the PDF has no text layer ({len(raw)} page(s) of images or scans?); run OCR on it first"
+        )
+    title: str | None = None
+    try:
+        meta_title = reader.metadata.title if reader.metadata is not None else None
+    except Exception:  # broken metadata must not block reading the text
+        meta_title = None
+    if meta_title and _MEANINGFUL.search(str(meta_title)) and not _JUNK_PDF_TITLE.match(str(meta_title).strip()):
+        title = str(meta_title)
+    return _Loaded(text, title, tuple(pages))
+
+
+# ---------------------------------------------------------------- DOCX
+
+
+def _docx_blocks(document: Any) -> Iterable[tuple[str, str]]:
+    """(style name, text) of paragraphs and table rows, in document order."""
+    from docx.table import Table
+
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            rows: list[str] = []
+            for row in item.rows:
+                cells: list[str] = []
+                for cell in row.cells:
+                    value = " ".join(cell.text.split())
+                    if value and (not cells or cells[-1] != value):  # merged cells repeat
+                        cells.append(value)
+                if cells:
+                    rows.append(" | ".join(cells))
+            if rows:
+                yield "Table", "\n".join(rows)
+        else:
+            style = item.style.name if item.style is not None else ""
+            yield style or "", item.text
+
+
+def _load_docx(data: bytes, source: str) -> _Loaded:
+    import docx
+
+    document = docx.Document(io.BytesIO(data))
+    blocks = list(_docx_blocks(document))
+    text = clean_text("\n\n".join(t for _, t in blocks if t.strip()))
+    title: str | None = _meaningful(document.core_properties.title)
+    if title is None:
+        title = next(
+            (t for s, t in blocks if t.strip() and (s == "Title" or s.startswith("Heading")) and _meaningful(t)),
+            None,
+        )
+    return _Loaded(text, title)
+
+
+# ---------------------------------------------------------------- entry point
+
+_LOADERS: dict[str, Callable[[bytes, str], _Loaded]] = {
+    ".txt": _load_text,
+    ".md": _load_markdown,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".pdf": _load_pdf,
+    ".docx": _load_docx,
+}
+
+
+def read_document(path: Path, *, source: str | None = None) -> Document:
+    """Load, clean and identify one file.
+
+    ``source`` (default ``str(path)``) is what the document records as its
+    origin and what error messages name (uploads pass the original file name).
+    Raises ``UnsupportedFileType`` for an unknown suffix and ``UnreadableFile``
+    for a missing, corrupt, encrypted, empty or text-less file.
+    """
+    path = Path(path)
+    source = str(path) if source is None else source
+    suffix = path.suffix.lower()
+    if suffix not in _LOADERS:
+        raise UnsupportedFileType(f"{source}: {_unsupported(path)}")
+    if path.is_dir():
+        raise UnreadableFile(f"{source}: is a directory, not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"{source}: cannot read the file ({exc.strerror or _one_line(exc)})") from exc
+    if not data.strip():
+        raise UnreadableFile(f"{source}: the file is empty")
+    try:
+        loaded = _LOADERS[suffix](data, source)
+    except IngestError:
+        raise
+    except Exception as exc:
+        raise UnreadableFile(
+            f"{source}: cannot read this {_KINDS[suffix]} file; is it corrupt? ({_one_line(exc)})"
+        ) from exc
+    if not loaded.text.strip():
+        raise UnreadableFile(f"{source}: no text left after extraction and cleaning")
+    title = _meaningful(loaded.title) or title_from_text(loaded.text) or path.stem
+    return Document(
+        id=document_id(loaded.text),
+        title=title,
+        source=source,
+        text=loaded.text,
+        pages=loaded.pages,
+        meta={"suffix": suffix, "bytes": len(data)},
+    )
