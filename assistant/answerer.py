@@ -7,7 +7,6 @@ request (``mode``). The extractive answerer needs no LLM and is the default.
 from __future__ import annotations
 
 import importlib
-
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 

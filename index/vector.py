@@ -1,0 +1,240 @@
+"""The dense index: chunk embeddings in a Chroma collection, through llama-index's ``ChromaVectorStore``.
+
+Chroma runs embedded (``PersistentClient`` on a directory) or as a server
+(``HttpClient`` for ``url="http://host:port"``). The collection uses the
+cosine space, so ``score`` is the cosine similarity of query and chunk.
+llama-index and chromadb objects stay inside this module: callers see only
+``Chunk`` and ``Passage``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import (
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from assistant.types import Chunk, Passage
+from index.errors import ChromaUnavailable, IndexStoreError
+
+log = logging.getLogger(__name__)
+
+_SPACE = "cosine"
+_DOC_KEY = "doc_id"
+_EXTRA_KEY = "meta_json"  # chunk.meta entries that are not flat scalars, as JSON
+# keys the node metadata uses for itself (ours, and those llama-index's Chroma store adds)
+_RESERVED = frozenset(
+    {_DOC_KEY, "start", "end", _EXTRA_KEY, "document_id", "ref_doc_id", "_node_content", "_node_type"}
+)
+_PAGE = 1000  # rows per get() page when listing the collection
+
+
+def _is_flat(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _to_node(chunk: Chunk, embedding: np.ndarray) -> TextNode:
+    metadata: dict[str, Any] = {_DOC_KEY: chunk.doc_id, "start": chunk.start, "end": chunk.end}
+    extra: dict[str, Any] = {}
+    for key, value in chunk.meta.items():
+        if key in _RESERVED or not _is_flat(value):
+            extra[key] = value
+        else:
+            metadata[key] = value
+    if extra:
+        metadata[_EXTRA_KEY] = json.dumps(extra, ensure_ascii=False)
+    return TextNode(
+        id_=chunk.id,
+        text=chunk.text,
+        embedding=[float(x) for x in embedding],
+        metadata=metadata,
+        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.doc_id)},
+        start_char_idx=chunk.start,
+        end_char_idx=chunk.end,
+    )
+
+
+def _to_chunk(node: BaseNode) -> Chunk:
+    metadata = dict(node.metadata)
+    meta = {k: v for k, v in metadata.items() if k not in _RESERVED}
+    if metadata.get(_EXTRA_KEY):
+        meta.update(json.loads(metadata[_EXTRA_KEY]))
+    return Chunk(
+        id=node.node_id,
+        doc_id=str(metadata.get(_DOC_KEY) or node.ref_doc_id or ""),
+        text=node.get_content(),
+        start=int(metadata["start"]),
+        end=int(metadata["end"]),
+        meta=meta,
+    )
+
+
+def _doc_filter(doc_ids: Collection[str]) -> MetadataFilters:
+    ids = sorted(doc_ids)
+    if len(ids) == 1:
+        return MetadataFilters(filters=[MetadataFilter(key=_DOC_KEY, value=ids[0], operator=FilterOperator.EQ)])
+    return MetadataFilters(filters=[MetadataFilter(key=_DOC_KEY, value=ids, operator=FilterOperator.IN)])
+
+
+class VectorIndex:
+    """Chunk embeddings in Chroma; embedded at ``path`` or on the server at ``url``.
+
+    ``add`` writes at most ``batch_size`` chunks per Chroma call (less if Chroma's limit is lower).
+    """
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        url: str | None = None,
+        collection: str = "assistant",
+        batch_size: int = 2048,
+    ) -> None:
+        if (path is None) == (url is None):
+            raise ValueError("give exactly one of path (embedded Chroma) or url (Chroma server)")
+        self._where = url or str(path)
+        self._remote = url is not None
+        settings = ChromaSettings(anonymized_telemetry=False)
+        client: Any
+        if url is not None:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"not a Chroma server URL: {url!r} (expected http://HOST:PORT)")
+            port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+            try:
+                client = chromadb.HttpClient(
+                    host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings
+                )
+                client.heartbeat()
+            except Exception as exc:
+                raise ChromaUnavailable(f"cannot reach the Chroma server at {url}: {exc}") from exc
+        else:
+            assert path is not None
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                client = chromadb.PersistentClient(path=str(path), settings=settings)
+            except Exception as exc:
+                raise IndexStoreError(f"cannot open the Chroma database in {path}: {exc}") from exc
+        with self._guard():
+            self._collection = client.get_or_create_collection(
+                name=collection,
+                configuration={"hnsw": {"space": _SPACE}},
+                embedding_function=None,
+            )
+            self._batch = max(1, min(int(client.get_max_batch_size()), batch_size))
+        self._check_space()
+        self._store = ChromaVectorStore(chroma_collection=self._collection)
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        """Store chunks with their precomputed embeddings; a chunk id already present is replaced."""
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(chunks):
+            raise ValueError(f"{len(chunks)} chunks but embeddings of shape {vectors.shape}")
+        for i in range(0, len(chunks), self._batch):
+            part = chunks[i : i + self._batch]
+            nodes: list[BaseNode] = [_to_node(c, v) for c, v in zip(part, vectors[i : i + self._batch], strict=True)]
+            with self._guard():
+                self._store.delete_nodes(node_ids=[c.id for c in part])
+                self._store.add(nodes)
+
+    def delete(self, doc_id: str) -> None:
+        """Remove every chunk of ``doc_id`` (nothing happens if there is none)."""
+        with self._guard():
+            self._store.delete(doc_id)
+
+    # ------------------------------------------------------------------ reads
+
+    def search(self, embedding: np.ndarray, top_k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
+        """The ``top_k`` chunks most similar to ``embedding`` (score = cosine similarity), best first."""
+        if top_k <= 0 or (doc_ids is not None and len(doc_ids) == 0):
+            return []
+        available = self.count()
+        if available == 0:
+            return []
+        query = VectorStoreQuery(
+            query_embedding=[float(x) for x in np.asarray(embedding, dtype=np.float32).ravel()],
+            similarity_top_k=min(top_k, available),
+            filters=_doc_filter(doc_ids) if doc_ids is not None else None,
+        )
+        with self._guard():
+            result = self._store.query(query)
+        passages = []
+        for node, similarity in zip(result.nodes or [], result.similarities or [], strict=True):
+            # the store reports exp(-distance); the cosine distance is 1 - cosine similarity
+            cosine = 1.0 + math.log(similarity) if similarity > 0 else -1.0
+            passages.append(Passage(chunk=_to_chunk(node), score=cosine))
+        passages.sort(key=lambda p: p.score, reverse=True)
+        return passages
+
+    def count(self) -> int:
+        """Chunks stored."""
+        with self._guard():
+            return int(self._collection.count())
+
+    def doc_ids(self) -> set[str]:
+        """Ids of the documents that have chunks stored."""
+        found: set[str] = set()
+        offset = 0
+        while True:
+            with self._guard():
+                rows = self._collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            metadatas = rows.get("metadatas") or []
+            found.update(str(m[_DOC_KEY]) for m in metadatas if m and m.get(_DOC_KEY) is not None)
+            if len(rows["ids"]) < _PAGE:
+                return found
+            offset += _PAGE
+
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        """The chunks of ``doc_id``, ordered by start offset."""
+        with self._guard():
+            nodes = self._store.get_nodes(node_ids=None, filters=_doc_filter([doc_id]))  # type: ignore[arg-type]
+        return sorted((_to_chunk(n) for n in nodes), key=lambda c: (c.start, c.end))
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_space(self) -> None:
+        try:
+            config = self._collection.configuration
+            space = (config.get("hnsw") or {}).get("space") or (config.get("spann") or {}).get("space")
+        except Exception:  # configuration introspection differs between Chroma versions
+            return
+        if space and space != _SPACE:
+            raise IndexStoreError(
+                f"the Chroma collection {self._collection.name!r} at {self._where} uses the {space!r} space, "
+                f"not {_SPACE!r}; use another collection name"
+            )
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Report Chroma failures as IndexStoreError (ChromaUnavailable when a server is unreachable)."""
+        try:
+            yield
+        except IndexStoreError:
+            raise
+        except Exception as exc:
+            unreachable = isinstance(exc, ConnectionError | OSError) or type(exc).__module__.startswith(
+                ("httpx", "httpcore")
+            )
+            if self._remote and unreachable:
+                raise ChromaUnavailable(f"lost the Chroma server at {self._where}: {exc}") from exc
+            if type(exc).__module__.startswith("chromadb"):
+                raise IndexStoreError(f"Chroma failed at {self._where}: {exc}") from exc
+            raise

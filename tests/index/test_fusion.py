@@ -1,0 +1,92 @@
+"""Fusion maths on hand-made passage lists."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assistant.types import Passage
+from index.fusion import fuse_convex, fuse_rrf
+from tests.index.helpers import passage
+
+DENSE = [passage("a", 0.9), passage("b", 0.7), passage("c", 0.5)]
+BM25 = [passage("c", 10.0), passage("d", 4.0)]
+
+
+def _scores(fused: list[Passage]) -> dict[str, float]:
+    return {p.chunk.id: p.score for p in fused}
+
+
+def test_convex_min_max_normalises_and_weights() -> None:
+    fused = fuse_convex(DENSE, BM25, alpha=0.6)
+    # dense normalised: a=1, b=0.5, c=0; bm25 normalised: c=1, d=0; missing counts 0
+    expected = {"a": 0.6 * 1.0, "b": 0.6 * 0.5, "c": 0.6 * 0.0 + 0.4 * 1.0, "d": 0.0}
+    assert _scores(fused) == pytest.approx(expected)
+    assert [p.chunk.id for p in fused] == ["a", "c", "b", "d"]
+
+
+def test_convex_extremes_follow_one_list() -> None:
+    assert [p.chunk.id for p in fuse_convex(DENSE, BM25, alpha=1.0)][:3] == ["a", "b", "c"]
+    bm25_only = fuse_convex(DENSE, BM25, alpha=0.0)
+    assert bm25_only[0].chunk.id == "c"
+    # the lowest BM25 hit normalises to 0, the same as a passage BM25 did not return
+    assert _scores(bm25_only) == pytest.approx({"c": 1.0, "a": 0.0, "b": 0.0, "d": 0.0})
+
+
+def test_fused_meta_keeps_the_raw_scores_and_ranks() -> None:
+    by_id = {p.chunk.id: p for p in fuse_convex(DENSE, BM25)}
+    assert by_id["c"].meta == {"dense_score": 0.5, "dense_rank": 3, "bm25_score": 10.0, "bm25_rank": 1}
+    assert by_id["a"].meta == {"dense_score": 0.9, "dense_rank": 1}
+    assert by_id["d"].meta == {"bm25_score": 4.0, "bm25_rank": 2}
+    assert {p.chunk.id: p.meta for p in fuse_rrf(DENSE, BM25)} == {p.chunk.id: p.meta for p in by_id.values()}
+
+
+def test_equal_scores_normalise_to_one() -> None:
+    fused = fuse_convex([passage("a", 0.3), passage("b", 0.3)], [passage("b", 2.0)], alpha=0.5)
+    assert _scores(fused) == pytest.approx({"a": 0.5, "b": 1.0})
+
+
+def test_rrf_sums_reciprocal_ranks() -> None:
+    fused = fuse_rrf(DENSE, BM25, k=60)
+    expected = {"a": 1 / 61, "b": 1 / 62, "c": 1 / 63 + 1 / 61, "d": 1 / 62}
+    assert _scores(fused) == pytest.approx(expected)
+    assert [p.chunk.id for p in fused][:2] == ["c", "a"]
+    assert _scores(fuse_rrf(DENSE, BM25, k=0))["c"] == pytest.approx(1 / 3 + 1)
+
+
+def test_unsorted_input_is_ranked_by_score() -> None:
+    assert _scores(fuse_rrf(list(reversed(DENSE)), BM25)) == pytest.approx(_scores(fuse_rrf(DENSE, BM25)))
+
+
+def test_empty_inputs() -> None:
+    assert fuse_convex([], []) == []
+    assert fuse_rrf([], []) == []
+    assert [p.chunk.id for p in fuse_convex(DENSE, [], alpha=0.5)] == ["a", "b", "c"]
+
+
+def test_invalid_parameters() -> None:
+    with pytest.raises(ValueError):
+        fuse_convex(DENSE, BM25, alpha=1.5)
+    with pytest.raises(ValueError):
+        fuse_rrf(DENSE, BM25, k=-1)
+
+
+_lists = st.lists(
+    st.tuples(st.sampled_from("abcdefgh"), st.floats(min_value=-5, max_value=50, allow_nan=False)),
+    max_size=8,
+    unique_by=lambda t: t[0],
+)
+
+
+@given(_lists, _lists, st.floats(min_value=0, max_value=1))
+def test_fusion_invariants(dense: list[tuple[str, float]], bm25: list[tuple[str, float]], alpha: float) -> None:
+    dense_p = [passage(i, s) for i, s in dense]
+    bm25_p = [passage(i, s) for i, s in bm25]
+    union = {i for i, _ in dense} | {i for i, _ in bm25}
+    for fused in (fuse_convex(dense_p, bm25_p, alpha=alpha), fuse_rrf(dense_p, bm25_p)):
+        assert sorted(p.chunk.id for p in fused) == sorted(union)
+        scores = [p.score for p in fused]
+        assert scores == sorted(scores, reverse=True)
+    for p in fuse_convex(dense_p, bm25_p, alpha=alpha):
+        assert -1e-9 <= p.score <= 1 + 1e-9

@@ -1,0 +1,291 @@
+"""LexicalIndex: BM25 search, persistence, atomic commits, corruption."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.errors import IndexStoreError
+from index.lexical import LexicalIndex
+from index.vector import VectorIndex
+from tests.index.helpers import make_chunks
+
+BIRDS = make_chunks(
+    "birds",
+    [
+        "Swallows migrate south in autumn and return to the same nests.",
+        "The heron stood motionless in the shallow water, waiting for fish.",
+    ],
+)
+RUNNING = make_chunks(
+    "running",
+    [
+        "She runs every morning; running keeps her calm.",
+        "Marathon runners need shoes with good cushioning.",
+    ],
+)
+TRAINS = make_chunks("trains", ["The night train to Vienna departs at ten and arrives at dawn."])
+ALL = BIRDS + RUNNING + TRAINS
+
+
+def _filled(path: Path | None) -> LexicalIndex:
+    index = LexicalIndex(path)
+    index.add(ALL)
+    index.commit()
+    return index
+
+
+def test_search_ranks_by_bm25_with_stemming() -> None:
+    index = _filled(None)
+    hits = index.search("running shoes", 10)
+    assert [h.chunk.doc_id for h in hits] == ["running", "running"]
+    assert hits[0].score >= hits[1].score > 0
+    # "migrating swallow" matches "migrate" and "Swallows" only through the English stemmer
+    assert index.search("migrating swallow", 3)[0].chunk == BIRDS[0]
+
+
+def test_stopwords_and_unknown_terms_match_nothing() -> None:
+    index = _filled(None)
+    assert index.search("the and of to", 5) == []
+    assert index.search("xylophone", 5) == []
+    assert index.search("", 5) == []
+
+
+def test_zero_score_hits_are_dropped_and_top_k_applies() -> None:
+    index = _filled(None)
+    hits = index.search("train", 10)
+    assert [h.chunk for h in hits] == TRAINS
+    assert len(index.search("running runners runs heron train", 2)) == 2
+
+
+def test_doc_filter() -> None:
+    index = _filled(None)
+    query = "heron runners train"
+    assert {h.chunk.doc_id for h in index.search(query, 10)} == {"birds", "running", "trains"}
+    assert {h.chunk.doc_id for h in index.search(query, 10, doc_ids={"birds", "trains"})} == {"birds", "trains"}
+    assert index.search(query, 10, doc_ids=set()) == []
+    assert index.search(query, 10, doc_ids={"missing"}) == []
+
+
+def test_delete_and_replace() -> None:
+    index = _filled(None)
+    index.delete("birds")
+    assert index.search("heron", 5) == []
+    assert index.doc_ids() == {"running", "trains"}
+    changed = TRAINS[0].model_copy(update={"text": "The ferry to Helsinki leaves at noon."})
+    index.add([changed])
+    assert index.count() == len(RUNNING) + 1
+    assert index.search("train", 5) == []
+    assert index.search("ferry", 5)[0].chunk == changed
+    assert index.get(changed.id) == changed
+    assert index.get("birds:0") is None
+
+
+def test_uncommitted_changes_are_searched_and_rebuilt_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = LexicalIndex(None)
+    builds = 0
+    real_build = index._build
+
+    def counting_build() -> object:
+        nonlocal builds
+        builds += 1
+        return real_build()
+
+    monkeypatch.setattr(index, "_build", counting_build)
+    index.add(BIRDS)
+    index.add(RUNNING)
+    index.delete("birds")
+    assert builds == 0  # changes wait for commit
+    assert index.search("runners", 3)[0].chunk == RUNNING[1]  # searching commits first
+    for _ in range(3):
+        index.search("marathon", 3)
+    index.commit()  # nothing pending: no rebuild
+    assert builds == 1
+
+
+def test_persists_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    first = _filled(path)
+    expected = [(h.chunk, h.score) for h in first.search("running heron train", 10)]
+    second = LexicalIndex(path)
+    assert second.count() == len(ALL)
+    assert second.doc_ids() == {"birds", "running", "trains"}
+    assert [(h.chunk, h.score) for h in second.search("running heron train", 10)] == expected
+    assert second.get(BIRDS[1].id) == BIRDS[1]
+
+
+def test_search_with_pending_changes_persists_them(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    index = LexicalIndex(path)
+    index.add(TRAINS)
+    assert index.search("vienna", 1)
+    assert LexicalIndex(path).get(TRAINS[0].id) == TRAINS[0]
+
+
+def test_uncommitted_changes_are_not_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    index = _filled(path)
+    index.delete("trains")
+    assert LexicalIndex(path).doc_ids() == {"birds", "running", "trains"}
+    index.commit()
+    assert LexicalIndex(path).doc_ids() == {"birds", "running"}
+
+
+def test_commit_keeps_one_version_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    index = _filled(path)
+    for doc in ("birds", "trains"):
+        index.delete(doc)
+        index.commit()
+    versions = [p.name for p in path.iterdir() if p.name.startswith(("v-", ".tmp-"))]
+    assert len(versions) == 1
+    assert (path / "CURRENT").read_text().strip() == versions[0]
+
+
+def test_empty_index_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    index = _filled(path)
+    for doc in ("birds", "running", "trains"):
+        index.delete(doc)
+    index.commit()
+    reopened = LexicalIndex(path)
+    assert reopened.count() == 0
+    assert reopened.search("heron", 5) == []
+    assert LexicalIndex(tmp_path / "never-written").count() == 0
+
+
+@pytest.mark.parametrize("fail_at", ["save", "rename", "publish"])
+def test_a_crashing_commit_leaves_the_previous_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: str
+) -> None:
+    path = tmp_path / "bm25"
+    index = _filled(path)
+    index.delete("birds")
+    index.add(make_chunks("ships", ["The container ship docked at the harbour."]))
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError(f"simulated crash during {fail_at}")
+
+    if fail_at == "save":
+        monkeypatch.setattr("bm25s.BM25.save", crash)
+    elif fail_at == "rename":
+        monkeypatch.setattr("index.lexical.os.rename", crash)
+    else:
+        monkeypatch.setattr("index.lexical.os.replace", crash)
+    with pytest.raises(IndexStoreError, match="simulated crash"):
+        index.commit()
+    monkeypatch.undo()
+    survivor = LexicalIndex(path)
+    assert survivor.doc_ids() == {"birds", "running", "trains"}
+    assert survivor.search("heron", 1)[0].chunk == BIRDS[1]
+    assert not any(p.name.startswith(".tmp-") for p in path.iterdir())
+    index.commit()  # the failed commit is still pending and goes through now
+    assert LexicalIndex(path).doc_ids() == {"running", "trains", "ships"}
+
+
+def test_leftovers_of_a_killed_commit_are_ignored_and_cleaned(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    index = _filled(path)
+    stale = path / ".tmp-v-deadbeef"
+    stale.mkdir()
+    (stale / "chunks.jsonl").write_text('{"half": ')
+    os.utime(stale, (0, 0))
+    assert LexicalIndex(path).count() == len(ALL)
+    index.delete("trains")
+    index.commit()
+    assert not stale.exists()
+
+
+def test_a_first_commit_killed_before_publishing_leaves_an_empty_index(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    _filled(path)
+    (path / "CURRENT").unlink()  # as if killed between writing the version and publishing it
+    index = LexicalIndex(path)
+    assert index.count() == 0
+    index.add(TRAINS)
+    index.commit()
+    assert [p.name for p in path.iterdir() if p.name.startswith("v-")] == [(path / "CURRENT").read_text().strip()]
+
+
+def test_corrupt_index_raises_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    _filled(path)
+    version = path / (path / "CURRENT").read_text().strip()
+    (version / "chunks.jsonl").write_text('{"id": "birds:0", "doc_id": \n')
+    with pytest.raises(IndexStoreError, match=r"corrupt.*re-ingest"):
+        LexicalIndex(path)
+    (version / "manifest.json").unlink()
+    with pytest.raises(IndexStoreError, match="corrupt"):
+        LexicalIndex(path)
+    (path / "CURRENT").write_text("../../etc\n")
+    with pytest.raises(IndexStoreError, match="not a version directory"):
+        LexicalIndex(path)
+
+
+def test_truncated_bm25_arrays_are_detected(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    _filled(path)
+    version = path / (path / "CURRENT").read_text().strip()
+    arrays = sorted(version.glob("*.npy"))
+    assert arrays
+    arrays[0].write_bytes(arrays[0].read_bytes()[:20])
+    with pytest.raises(IndexStoreError, match="corrupt"):
+        LexicalIndex(path)
+
+
+def test_concurrent_searches_during_commits() -> None:
+    index = _filled(None)
+    errors: list[BaseException] = []
+
+    def search() -> None:
+        try:
+            for _ in range(200):
+                hits = index.search("running heron", 5)
+                assert hits and all(h.score > 0 for h in hits)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for i in range(20):
+        index.add(make_chunks(f"extra{i}", [f"Extra chunk {i} about swallows and trains."]))
+        index.commit()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert index.count() == len(ALL) + 20
+
+
+def test_stays_in_step_with_the_vector_index(tmp_path: Path) -> None:
+    """The same add / replace / delete sequence leaves both indexes holding the same chunks."""
+    vector = VectorIndex(tmp_path / "chroma")
+    lexical = LexicalIndex(tmp_path / "bm25")
+    rng = np.random.default_rng(1)
+
+    def add(chunks: list) -> None:
+        embeddings = rng.normal(size=(len(chunks), 8)).astype(np.float32)
+        vector.add(chunks, embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True))
+        lexical.add(chunks)
+
+    def delete(doc_id: str) -> None:
+        vector.delete(doc_id)
+        lexical.delete(doc_id)
+
+    add(ALL)
+    add([RUNNING[0].model_copy(update={"text": "Jogging slowly is still running."})])
+    delete("birds")
+    add(make_chunks("birds", ["Owls hunt at night."]))
+    delete("trains")
+    delete("nothing")
+    lexical.commit()
+    reopened = LexicalIndex(tmp_path / "bm25")
+    assert vector.doc_ids() == lexical.doc_ids() == reopened.doc_ids() == {"birds", "running"}
+    assert vector.count() == lexical.count() == reopened.count() == 3
+    for doc_id in vector.doc_ids():
+        for chunk in vector.chunks(doc_id):
+            assert reopened.get(chunk.id) == chunk
