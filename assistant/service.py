@@ -106,12 +106,12 @@ class Assistant:
         """Like ``ask`` but yields answer text pieces, then the final ``Answer``."""
         question = self._validate(question)
         started = time.perf_counter()
-        standalone = self._standalone(question, history)
+        name = mode or self._default_mode()
+        answerer = self._answerer(name)
+        standalone = self._standalone(question, history, answerer)
         t0 = time.perf_counter()
         passages = self.retrieve(standalone, top_k=top_k, doc_ids=doc_ids, sources=sources)
         retrieve_ms = (time.perf_counter() - t0) * 1000
-        name = mode or self._default_mode()
-        answerer = self._answerer(name)
         fallback: str | None = None
         final: Answer | None = None
         t1 = time.perf_counter()
@@ -278,11 +278,21 @@ class Assistant:
                 raise InvalidQuestion(str(exc)) from None
         return self._answerers[name]
 
-    def _standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+    def _standalone(self, question: str, history: Sequence[tuple[str, str]], answerer: Answerer) -> str:
+        """A follow-up rewritten with the chat history: by the LLM when there is one, else a heuristic."""
         if not history:
             return question
         from assistant.followup import standalone_question
 
+        llm = getattr(answerer, "llm", None)
+        if llm is not None:
+            from assistant.generative import rewrite_question
+            from assistant.llm import LLMUnavailable
+
+            try:
+                return rewrite_question(question, history, llm)
+            except LLMUnavailable as exc:
+                log.info("question rewrite fell back to the heuristic: %s", exc)
         return standalone_question(question, history)
 
     def _allowed_ids(self, doc_ids: Sequence[str] | None, sources: Sequence[str] | None) -> set[str] | None:

@@ -198,6 +198,7 @@ def run_eval_set(
     metrics: dict[str, float] = {}
     if answerable:
         metrics |= {
+            **{f"hit@{k}": mean([float(r["rr"] >= 1 / k) for r in answerable]) for k in (1, 3) if k < top_k},
             f"hit@{top_k}": mean([r["hit"] for r in answerable]),
             f"recall@{top_k}": mean([r["recall"] for r in answerable]),
             f"mrr@{top_k}": mean([r["rr"] for r in answerable]),
