@@ -7,7 +7,7 @@ request (``mode``). The extractive answerer needs no LLM and is the default.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from assistant.config import Settings
@@ -24,6 +24,17 @@ class Answerer(Protocol):
     def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are produced, then the final ``Answer`` last."""
         ...
+
+
+def final_answer(pieces: Iterable[str | Answer]) -> Answer:
+    """Drain a stream of answer pieces and return the ``Answer`` it ends with."""
+    final: Answer | None = None
+    for piece in pieces:
+        if isinstance(piece, Answer):
+            final = piece
+    if final is None:
+        raise RuntimeError("the answer stream ended without an Answer")
+    return final
 
 
 # factory(settings, embedder) -> Answerer; embedder is an index.embeddings.Embedder

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import Stemmer
 
-from assistant.answerer import register_answerer
+from assistant.answerer import final_answer, register_answerer
 from assistant.config import Settings
 from assistant.types import Answer, Citation, Passage
 from index.embeddings import Embedder
@@ -61,12 +61,7 @@ class ExtractiveAnswerer:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
-        final: Answer | None = None
-        for piece in self.stream(question, passages):
-            if isinstance(piece, Answer):
-                final = piece
-        assert final is not None
-        return final
+        return final_answer(self.stream(question, passages))
 
     def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str | Answer]:
         candidates = self._candidates(passages)

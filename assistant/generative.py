@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import cast
 
-from assistant.answerer import register_answerer
+from assistant.answerer import final_answer, register_answerer
 from assistant.citations import ABSTAIN_TEXT, TextEmbedder, check_citations, strip_markers
 from assistant.config import Settings
 from assistant.llm import LLMClient, LLMUnavailable, Message, create_llm
@@ -108,12 +108,7 @@ class GenerativeAnswerer:
         return self._llm
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
-        final: Answer | None = None
-        for piece in self.stream(question, passages):
-            if isinstance(piece, Answer):
-                final = piece
-        assert final is not None
-        return final
+        return final_answer(self.stream(question, passages))
 
     def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str | Answer]:
         """Yield the model's text as it arrives, then the checked ``Answer``. Raises LLMUnavailable."""

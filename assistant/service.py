@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from assistant.answerer import Answerer, create_answerer
+from assistant.answerer import Answerer, create_answerer, final_answer
 from assistant.config import Settings
 from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
 from assistant.types import Answer, Document, DocumentInfo, IngestReport, Passage
@@ -84,14 +84,9 @@ class Assistant:
         mode: str | None = None,
     ) -> Answer:
         """Answer with citations, or abstain. Raises InvalidQuestion, EmptyIndex."""
-        answer: Answer | None = None
-        for piece in self.stream(
-            question, top_k=top_k, doc_ids=doc_ids, sources=sources, history=history, mode=mode
-        ):
-            if isinstance(piece, Answer):
-                answer = piece
-        assert answer is not None
-        return answer
+        return final_answer(
+            self.stream(question, top_k=top_k, doc_ids=doc_ids, sources=sources, history=history, mode=mode)
+        )
 
     def stream(
         self,
