@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run index serve test test-fast lint bench bench-quality browser clean
+.PHONY: install run index serve test test-fast lint bench bench-quality browser screenshot clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench: install
 bench-quality: install
 	$(BIN)/assistant eval --beir ../shared/datasets/scifact --split test
 	$(BIN)/assistant eval --llama-dataset ../shared/datasets/blockchain_solana
+
+screenshot: install browser
+	ASSISTANT_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/ui/test_chat.py
 
 clean:
 	rm -rf $(VENV) data/index

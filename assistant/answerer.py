@@ -13,6 +13,9 @@ from typing import Protocol
 from assistant.config import Settings
 from assistant.types import Answer, Passage
 
+# What every answerer says when the passages do not answer the question (one wording everywhere).
+ABSTAIN_TEXT = "The documents do not contain an answer to this question."
+
 
 class Answerer(Protocol):
     """Writes a cited answer from passages (already retrieved, best first)."""

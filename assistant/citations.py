@@ -26,9 +26,8 @@ from typing import Any, Protocol
 import numpy as np
 import Stemmer
 
+from assistant.answerer import ABSTAIN_TEXT
 from assistant.types import Citation, Passage
-
-ABSTAIN_TEXT = "The documents do not contain the answer."
 
 # support = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * cosine, against one passage sentence
 LEXICAL_WEIGHT = 0.5

@@ -1,8 +1,31 @@
 """The default answerer: no LLM, it quotes the sentences that best answer the question.
 
 Every sentence of the answer is a verbatim quote of an indexed passage, followed
-by its citation marker, so citations hold by construction. When no sentence is
-close enough to the question, it abstains and returns the nearest passages.
+by its citation marker, so citations hold by construction. When no sentence
+answers the question, it abstains and returns the nearest passages.
+
+Each sentence of the retrieved passages is scored by
+
+* its embedding similarity to the question; a sentence that continues the previous
+  one ("Instead, ...", "The rule, which ...") inherits part of that one's similarity,
+  and the similarity of its neighbours counts a little;
+* how much of the question it covers: question terms weighted by their IDF over the
+  retrieved sentences (rare terms count most), a term of the previous sentence
+  counting in part (mostly, when the sentence continues it), "the rule" counting as
+  a mention of the "AI Diffusion Rule" its document names;
+* the expected answer type (``assistant.answer_types``): a date for "when", a number
+  for "how many", a name for "which company", a cue such as "instead" for "what
+  replaced X"; a sentence without one is discounted, and for dates, numbers and
+  amounts it cannot be the answer at all.
+
+The best sentence is the answer. Another one joins it when it scores nearly as well
+and covers question terms the answer does not yet cover, or (when the question asks
+what replaced something or what several sources say) when it is the best sentence
+of another document. Near-duplicates are never added.
+
+It abstains when the best score is below ``Settings.abstain_threshold``, when a
+strict answer type occurs in no passage, or when a name or number of the question
+occurs nowhere in the retrieved passages and no sentence is very close to it.
 """
 
 from __future__ import annotations
@@ -10,43 +33,194 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
 
 import numpy as np
 import Stemmer
 
-from assistant.answerer import final_answer, register_answerer
+from assistant.answer_types import STRICT_TYPES, AnswerType, expected_type, type_evidence, type_words
+from assistant.answerer import ABSTAIN_TEXT, final_answer, register_answerer
 from assistant.config import Settings
 from assistant.types import Answer, Citation, Passage
 from index.embeddings import Embedder
 from ingest.chunking import split_sentences
 
-ABSTAIN_TEXT = "The documents do not contain an answer to this question."
+__all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "content_terms"]
 
-# Function words and question words carry no evidence of an answer.
+
+_STEMMER = Stemmer.Stemmer("english")
+# Function words, question words and words that only frame a question carry no evidence of an answer.
 _STOPWORDS = frozenset(
     """a an and are as at be been but by can could did do does for from had has have how i if in into is it its
     me my of on or our so than that the their them then there these they this those to was we were what when where
-    which while who whom whose why will with would you your about after before did does done any all also""".split()
+    which while who whom whose why will with would you your about after before done any all also
+    s t am being doing should shall may might must just very much many more most some such only own same
+    out up down over under again further once here both each few other nor not no
+    say says said tell told according mention mentioned describe described article articles commentary text
+    document documents passage""".split()
 )
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
-_STEMMER = Stemmer.Stemmer("english")
+_STOPWORD_STEMS = frozenset(_STEMMER.stemWords(sorted(_STOPWORDS)))
+_DOTTED = re.compile(r"\b(?:[A-Za-z]\.){2,}")
+_POSSESSIVE = re.compile(r"['’]s\b")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+# First words of a sentence that continues the previous one.
+_OPENERS = frozenset(
+    """instead however but and also moreover furthermore meanwhile therefore thus still yet so then this these
+    that those such it its they their them he she his her besides nonetheless nevertheless accordingly
+    consequently hence likewise similarly otherwise additionally""".split()
+)
+_OPENING_PHRASE = re.compile(
+    r"^(?:in addition|as a result|at the same time|on the other hand|in practice|in turn|by contrast|"
+    r"in contrast|even so|earlier this|later this)\b",
+    re.IGNORECASE,
+)
+_DETERMINERS = frozenset("the this that these those such".split())
+_MULTI_SOURCE = re.compile(
+    r"\b(?:both|each|all|every|various|different)\s+(?:of\s+the\s+)?"
+    r"(?:articles?|sources?|documents?|reports?|texts?|papers?|stories)\b|\baccording to (?:both|all)\b",
+    re.IGNORECASE,
+)
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'-]*)+")
+_FINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
+_CACHE_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class ExtractiveTuning:
+    """Weights and ratios of the extractive answerer (tuned on half of eval/demo.jsonl)."""
+
+    w_cos: float = 0.5  # similarity of the sentence (or the one it continues) to the question
+    w_coverage: float = 0.35  # IDF-weighted share of question terms covered
+    w_neighbours: float = 0.1  # best similarity of the previous or next sentence
+    rank_bonus: float = 0.02  # / (1 + passage rank)
+    idf_power: float = 1.5  # > 1 stresses rare question terms
+    lam_prev: float = 0.4  # credit for a question term found only in the previous sentence
+    lam_prev_continues: float = 0.8  # ... when the sentence continues the previous one
+    lam_next: float = 0.25  # credit for a question term found only in the next sentence
+    chain: float = 0.8  # share of its predecessor's similarity a continuing sentence inherits
+    coref: float = 0.8  # credit for "the rule" standing for a name of the question
+    type_discount: float = 0.5  # score lost without evidence of a date, number, reason, successor ...
+    soft_discount: float = 0.25  # ... of a person, organisation, place or name
+    heading_factor: float = 0.5  # a title or fragment without final punctuation
+    entity_override: float = 0.7  # cosine above which a question name absent from the passages is forgiven
+    extra_ratio: float = 0.9  # another sentence must score this share of the best one ...
+    gain: float = 0.1  # ... and cover this share of the question's term weight that is not yet covered
+    doc_ratio: float = 0.5  # another document's best sentence, for multi-source questions
+    doc_coverage: float = 0.5  # ... with at least this share of the best sentence's coverage
+    redundancy: float = 0.8  # cosine between two sentences above which the second adds nothing
+    # Scores are scaled so that the default ``abstain_threshold`` (0.35) is the operating point tuned
+    # on the demo set (0.27 before scaling).
+    calibration: float = 0.35 / 0.27
+
+
+def _words(text: str) -> list[str]:
+    """Surface words: dotted abbreviations joined ("U.S." -> "US"), possessives dropped, split at hyphens."""
+    text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
+    return _WORD.findall(_POSSESSIVE.sub("", text))
 
 
 def content_terms(text: str) -> set[str]:
     """Stemmed, lower-cased content words of ``text``."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in _words(text)]
     return set(_STEMMER.stemWords([w for w in words if w not in _STOPWORDS]))
 
 
+def _definites(words: list[str]) -> set[str]:
+    """Stems of the (up to two) lower-case words after each "the/this/that/these/those/such"."""
+    found = [
+        words[k].lower()
+        for i, w in enumerate(words)
+        if w.lower() in _DETERMINERS
+        for k in (i + 1, i + 2)
+        if k < len(words) and words[k].islower()
+    ]
+    return set(_STEMMER.stemWords(found)) - _STOPWORD_STEMS
+
+
+def _related(a: str, b: str) -> bool:
+    """Equal stems, or one a prefix of the other long enough to mean the same ("america"/"american")."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 5 and long_.startswith(short) and len(short) >= 0.6 * len(long_)
+
+
+def _acronyms(text: str) -> set[str]:
+    """Initials of runs of capitalised words ("Bureau of Industry and Security" -> "bis")."""
+    out: set[str] = set()
+    run: list[str] = []
+    for w in [*_WORD.findall(text), "."]:
+        if w[0].isupper():
+            run.append(w[0].lower())
+        elif w.lower() in ("of", "and", "for", "the") and run:
+            continue
+        else:
+            out.update("".join(run[i:j]) for i in range(len(run)) for j in range(i + 2, len(run) + 1))
+            run = []
+    return out
+
+
 @dataclass(frozen=True)
-class _Candidate:
+class _Term:
+    stem: str
+    surface: str
+    entity: bool  # a name, acronym or number: the question is about it, so the passages must mention it
+
+
+def _question_terms(question: str, skip: set[str]) -> list[_Term]:
+    words = _words(question)
+    mixed_case = any(c.isupper() for c in question[1:]) and any(c.islower() for c in question)
+    terms: dict[str, _Term] = {}
+    for i, w in enumerate(words):
+        low = w.lower()
+        if low in _STOPWORDS or low in skip:
+            continue
+        stem = _STEMMER.stemWord(low)
+        entity = any(c.isdigit() for c in w) or (
+            mixed_case and ((i > 0 and w[0].isupper()) or (len(w) > 1 and w.isupper()))
+        )
+        if stem not in terms or entity:
+            terms[stem] = _Term(stem, w, entity)
+    return list(terms.values())
+
+
+@dataclass
+class _Unit:
+    """A sentence of a retrieved passage (or a heading, or a fragment)."""
+
     passage: Passage
     rank: int
-    start: int  # in chunk text
+    start: int  # in the chunk text
     end: int
     text: str
     key: tuple[str, int]  # (doc_id, start in the document)
+    quotable: bool  # four words or more
+    heading: bool  # no sentence-final punctuation: a title or a fragment
+    opens: bool  # starts with a connective or a pronoun
+    stems: set[str]
+    acronyms: set[str]
+    definites: set[str]  # nouns of its definite noun phrases
+    early_definites: set[str]  # ... among its first eight words
+    continues: bool = False  # opens, or refers back to the previous sentence ("the ministry")
+    prev: int = -1
+    next: int = -1
+
+
+@dataclass
+class _Features:
+    scores: np.ndarray
+    sims: np.ndarray  # sentence x sentence cosine
+    match: np.ndarray  # sentence x question term: where each term occurs
+    context: np.ndarray  # match, with credit from the neighbours
+    idf: np.ndarray
+    coverage: np.ndarray
+    evidence: np.ndarray  # of the expected answer type
+    answer_type: AnswerType | None
+    multi_source: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+    abstain: str | None = None
 
 
 class ExtractiveAnswerer:
@@ -54,35 +228,36 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, *, tuning: ExtractiveTuning | None = None) -> None:
         self.embedder = embedder
         self.max_sentences = settings.answer_sentences
         self.threshold = settings.abstain_threshold
+        self.tuning = tuning or ExtractiveTuning()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         return final_answer(self.stream(question, passages))
 
     def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str | Answer]:
-        candidates = self._candidates(passages)
-        scores, sims = self._score(question, candidates)
-        best = float(scores.max()) if len(candidates) else 0.0
-        if best < self.threshold:
+        units = self._units(passages)
+        features = self._score(question, units)
+        scores = features.scores
+        best = float(scores.max()) if len(units) else 0.0
+        meta = dict(features.meta, best_score=round(best, 4))
+        reason = features.abstain
+        if reason is None and best < self.threshold:
+            reason = "below threshold"
+        if reason is not None:
+            meta["abstain_reason"] = reason
             yield ABSTAIN_TEXT
-            yield Answer(
-                question=question,
-                answer=ABSTAIN_TEXT,
-                abstained=True,
-                passages=tuple(passages),
-                meta={"best_score": round(best, 4)},
-            )
+            yield Answer(question=question, answer=ABSTAIN_TEXT, abstained=True, passages=tuple(passages), meta=meta)
             return
-        chosen = self._select(candidates, scores, sims)
+        chosen = self._select(units, features)
         citations: list[Citation] = []
         parts: list[str] = []
         for n, i in enumerate(chosen, start=1):
-            cand = candidates[i]
-            chunk = cand.passage.chunk
+            unit = units[i]
+            chunk = unit.passage.chunk
             citations.append(
                 Citation(
                     n=n,
@@ -90,15 +265,15 @@ class ExtractiveAnswerer:
                     title=str(chunk.meta.get("title", "")),
                     source=str(chunk.meta.get("source", "")),
                     chunk_id=chunk.id,
-                    start=chunk.start + cand.start,
-                    end=chunk.start + cand.end,
-                    quote=cand.text,
+                    start=chunk.start + unit.start,
+                    end=chunk.start + unit.end,
+                    quote=unit.text,
                     score=round(float(scores[i]), 4),
                     page=chunk.meta.get("page"),
                     passage=chunk.text,
                 )
             )
-            piece = f"{' '.join(cand.text.split())} [{n}]"
+            piece = f"{' '.join(unit.text.split())} [{n}]"
             parts.append(piece)
             yield piece if n == 1 else " " + piece
         yield Answer(
@@ -107,58 +282,249 @@ class ExtractiveAnswerer:
             abstained=False,
             citations=tuple(citations),
             passages=tuple(passages),
-            meta={"best_score": round(best, 4)},
+            meta=meta,
         )
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ sentences
 
-    def _candidates(self, passages: Sequence[Passage]) -> list[_Candidate]:
-        seen: set[tuple[str, int]] = set()
-        out: list[_Candidate] = []
+    def _units(self, passages: Sequence[Passage]) -> list[_Unit]:
+        """The sentences of the passages, each once, linked to their neighbours in the document."""
+        index: dict[tuple[str, int], int] = {}
+        units: list[_Unit] = []
         for rank, passage in enumerate(passages):
             chunk = passage.chunk
+            previous = -1
             for start, end in split_sentences(chunk.text):
-                text = chunk.text[start:end]
                 key = (chunk.doc_id, chunk.start + start)
-                if key in seen or len(_WORD.findall(text)) < 4:
+                i = index.get(key)
+                if i is None:
+                    text = chunk.text[start:end]
+                    words = _words(text)
+                    first = words[0].lower() if words else ""
+                    i = index[key] = len(units)
+                    units.append(
+                        _Unit(
+                            passage,
+                            rank,
+                            start,
+                            end,
+                            text,
+                            key,
+                            quotable=len(words) >= 4,
+                            heading=_FINAL.search(text) is None,
+                            opens=first in _OPENERS or _OPENING_PHRASE.match(text) is not None,
+                            stems=set(_STEMMER.stemWords([w.lower() for w in words])),
+                            acronyms=_acronyms(text),
+                            definites=_definites(words),
+                            early_definites=_definites(words[:8]),
+                        )
+                    )
+                if previous >= 0:
+                    units[previous].next = i
+                    units[i].prev = previous
+                previous = i
+        for unit in units:
+            unit.continues = unit.opens or (unit.prev >= 0 and bool(unit.early_definites & units[unit.prev].stems))
+        return units
+
+    @staticmethod
+    def _reading_order(units: list[_Unit]) -> list[int]:
+        """Indexes such that every unit comes after its predecessor."""
+        order: list[int] = []
+        seen: set[int] = set()
+        for i in range(len(units)):
+            chain: list[int] = []
+            k = i
+            while k >= 0 and k not in seen:
+                chain.append(k)
+                seen.add(k)
+                k = units[k].prev
+            order.extend(reversed(chain))
+        return order
+
+    # ------------------------------------------------------------------ scoring
+
+    def _match(self, terms: list[_Term], units: list[_Unit]) -> np.ndarray:
+        """Sentence x term: 1.0 where the sentence mentions the term, ``coref`` where it refers to it."""
+        n = len(units)
+        match = np.zeros((n, len(terms)))
+        for j, term in enumerate(terms):
+            acronym = term.surface.isupper() and len(term.surface) > 1
+            for i, unit in enumerate(units):
+                if any(_related(term.stem, s) for s in unit.stems) or (
+                    acronym and term.surface.lower() in unit.acronyms
+                ):
+                    match[i, j] = 1.0
+        # "the rule" in a document that names the "AI Diffusion Rule" of the question mentions it too
+        position = {t.stem: j for j, t in enumerate(terms)}
+        for stems, head in self._names(units):
+            cols = [position[s] for s in stems if s in position]
+            if head not in position or len(cols) < 2:
+                continue
+            named = {units[i].key[0] for i in range(n) if match[i, cols].all()}
+            for i, unit in enumerate(units):
+                if unit.key[0] in named and head in unit.definites:
+                    match[i, cols] = np.maximum(match[i, cols], self.tuning.coref)
+        # a term in no sentence but in a document's title or file name ("the CGTN commentary")
+        for j, term in enumerate(terms):
+            if match[:, j].any():
+                continue
+            for i, unit in enumerate(units):
+                chunk = unit.passage.chunk
+                label = f"{chunk.meta.get('title', '')} {PurePath(str(chunk.meta.get('source', ''))).stem}"
+                if any(_related(term.stem, s) for s in content_terms(label)):
+                    match[i, j] = 1.0
+        return match
+
+    @staticmethod
+    def _names(units: list[_Unit]) -> set[tuple[tuple[str, ...], str]]:
+        """Multi-word names in the passages as (stems of their words, stem of their head noun)."""
+        out: set[tuple[tuple[str, ...], str]] = set()
+        for unit in units:
+            for m in _CAPITALISED_RUN.finditer(unit.text):
+                words = _words(m.group())
+                if m.start() == 0 and words and words[0].lower() in _STOPWORDS:
+                    words = words[1:]  # "On May", "The Trump Administration"
+                if not words:
                     continue
-                seen.add(key)
-                out.append(_Candidate(passage, rank, start, end, text, key))
+                at = words.index("of") if "of" in words else 0
+                head = words[at - 1] if at > 0 else words[-1]  # "Department of Commerce" -> "Department"
+                stems = tuple(_STEMMER.stemWord(w.lower()) for w in words if w.lower() not in _STOPWORDS)
+                if len(stems) >= 2:
+                    out.add((stems, _STEMMER.stemWord(head.lower())))
         return out
 
-    def _score(self, question: str, candidates: list[_Candidate]) -> tuple[np.ndarray, np.ndarray]:
-        """Score = 0.6 * cosine(question, sentence) + 0.4 * share of question terms in the sentence."""
-        if not candidates:
-            return np.zeros(0), np.zeros((0, 0))
-        vectors = self._embed([c.text for c in candidates])
-        query = self.embedder.embed_query(question)
-        cosine = vectors @ query
-        terms = content_terms(question)
-        overlap = np.array(
-            [len(terms & content_terms(c.text)) / len(terms) if terms else 0.0 for c in candidates]
-        )
-        rank_bonus = np.array([0.02 / (1 + c.rank) for c in candidates])
-        return 0.6 * cosine + 0.4 * overlap + rank_bonus, vectors @ vectors.T
+    def _score(self, question: str, units: list[_Unit]) -> _Features:
+        t = self.tuning
+        n = len(units)
+        answer_type = expected_type(question)
+        meta: dict[str, Any] = {"answer_type": answer_type.value if answer_type else None}
+        multi_source = _MULTI_SOURCE.search(question) is not None
+        if not n:
+            empty, grid = np.zeros(0), np.zeros((0, 0))
+            return _Features(
+                scores=empty,
+                sims=grid,
+                match=grid,
+                context=grid,
+                idf=empty,
+                coverage=empty,
+                evidence=empty,
+                answer_type=answer_type,
+                multi_source=multi_source,
+                meta=meta,
+                abstain="no passages",
+            )
+        vectors = self._embed([u.text for u in units])
+        cos = vectors @ self.embedder.embed_query(question)
 
-    def _select(self, candidates: list[_Candidate], scores: np.ndarray, sims: np.ndarray) -> list[int]:
-        order = [int(i) for i in np.argsort(-scores)]
-        floor = max(self.threshold, 0.75 * float(scores[order[0]]))
-        chosen = [order[0]]
+        terms = _question_terms(question, type_words(question, answer_type))
+        match = self._match(terms, units)
+        df = match.sum(axis=0)
+        idf = np.log((n + 1) / (df + 0.5)) ** t.idf_power
+        context = match.copy()
+        for i, unit in enumerate(units):
+            if unit.prev >= 0:
+                lam = t.lam_prev_continues if unit.continues or units[unit.prev].heading else t.lam_prev
+                context[i] = np.maximum(context[i], lam * match[unit.prev])
+            if unit.next >= 0:
+                context[i] = np.maximum(context[i], t.lam_next * match[unit.next])
+        total = float(idf.sum())
+        coverage = context @ idf / total if total > 0 else np.zeros(n)
+
+        # a sentence that continues the previous one inherits part of its similarity
+        inherited = cos.copy()
+        for i in self._reading_order(units):
+            prev = units[i].prev
+            if prev >= 0 and (units[i].continues or units[prev].heading):
+                inherited[i] = max(inherited[i], t.chain * inherited[prev])
+        neighbours = np.array([max((cos[k] for k in (u.prev, u.next) if k >= 0), default=0.0) for u in units])
+
+        scores = t.w_cos * inherited + t.w_coverage * coverage + t.w_neighbours * neighbours
+        scores += np.array([t.rank_bonus / (1 + u.rank) for u in units])
+        evidence = np.zeros(n)
+        if answer_type is not None:
+            exclude = {w.lower() for w in _words(question)}
+            evidence = np.array([type_evidence(u.text, answer_type, exclude) for u in units])
+            cue = answer_type in STRICT_TYPES or answer_type in (AnswerType.SUBSTITUTION, AnswerType.REASON)
+            scores *= 1 - (t.type_discount if cue else t.soft_discount) * (1 - evidence)
+            if answer_type in STRICT_TYPES:
+                scores = np.where(evidence > 0, scores, 0.0)
+        scores *= np.array([0.0 if not u.quotable else t.heading_factor if u.heading else 1.0 for u in units])
+        scores *= t.calibration
+
+        abstain: str | None = None
+        missing = [term.surface for j, term in enumerate(terms) if term.entity and not match[:, j].any()]
+        if missing and float(cos.max()) < t.entity_override:
+            abstain = "not in the documents: " + ", ".join(missing)
+        elif answer_type in STRICT_TYPES and not float(scores.max()) > 0:
+            abstain = f"no {answer_type.value} in the passages"
+        return _Features(
+            scores=scores,
+            sims=vectors @ vectors.T,
+            match=match,
+            context=context,
+            idf=idf,
+            coverage=coverage,
+            evidence=evidence,
+            answer_type=answer_type,
+            multi_source=multi_source,
+            meta=meta,
+            abstain=abstain,
+        )
+
+    # ------------------------------------------------------------------ selection
+
+    def _select(self, units: list[_Unit], f: _Features) -> list[int]:
+        t = self.tuning
+        scores = f.scores
+        total = float(f.idf.sum()) or 1.0
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+        top = order[0]
+        best = float(scores[top])
+        chosen = [top]
+        covered = f.context[top].copy()
+
+        def fits(i: int) -> bool:
+            return (
+                i not in chosen
+                and len(chosen) < self.max_sentences
+                and all(f.sims[i, j] < t.redundancy for j in chosen)
+            )
+
+        def add(i: int) -> None:
+            nonlocal covered
+            chosen.append(i)
+            covered = np.maximum(covered, f.context[i])
+
+        # nearly as good, and covering question terms the answer does not cover yet
         for i in order[1:]:
-            if len(chosen) >= self.max_sentences or scores[i] < floor:
+            if scores[i] < max(self.threshold, t.extra_ratio * best):
                 break
-            if all(sims[i, j] < 0.85 for j in chosen):
-                chosen.append(i)
+            if fits(i) and float(np.maximum(f.match[i] - covered, 0) @ f.idf) / total >= t.gain:
+                add(i)
+        # what each source says, when the question asks for it or asks what replaced something
+        if f.multi_source or f.answer_type == AnswerType.SUBSTITUTION:
+            docs = {units[j].key[0] for j in chosen}
+            for i in order[1:]:
+                doc = units[i].key[0]
+                if doc in docs or scores[i] < max(self.threshold, t.doc_ratio * best):
+                    continue
+                if f.answer_type is not None and f.evidence[i] < f.evidence[top]:
+                    continue
+                docs.add(doc)
+                if fits(i) and f.coverage[i] >= t.doc_coverage * f.coverage[top]:
+                    add(i)
         # documents in order of their best sentence; within a document, in reading order
-        doc_rank = {candidates[i].key[0]: r for r, i in reversed(list(enumerate(chosen)))}
-        return sorted(chosen, key=lambda i: (doc_rank[candidates[i].key[0]], candidates[i].key[1]))
+        doc_rank = {units[i].key[0]: r for r, i in reversed(list(enumerate(chosen)))}
+        return sorted(chosen, key=lambda i: (doc_rank[units[i].key[0]], units[i].key[1]))
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
             for text, vector in zip(missing, self.embedder.embed(missing), strict=True):
                 self._cache[text] = vector
-                if len(self._cache) > 20_000:
+                if len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
         for t in texts:
             self._cache.move_to_end(t)

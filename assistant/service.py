@@ -151,9 +151,7 @@ class Assistant:
     ) -> list[Passage]:
         """Hybrid retrieval only (used by ``ask`` and the eval runner)."""
         if self.catalog.count() == 0:
-            raise EmptyIndex(
-                f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first"
-            )
+            raise EmptyIndex(f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first")
         allowed = self._allowed_ids(doc_ids, sources)
         return self.retriever.retrieve(query, top_k or self.settings.top_k, doc_ids=allowed)
 

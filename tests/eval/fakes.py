@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.answerer import ABSTAIN_TEXT as ABSTAIN
 from assistant.types import Answer, Chunk, Citation, Document, IngestReport, Passage
-
-ABSTAIN = "The documents do not contain an answer to this question."
 
 
 def paragraph_chunks(doc_id: str, source: str, title: str, text: str) -> list[Chunk]:

@@ -26,7 +26,9 @@ def test_demo_eval_meets_the_gate(demo_assistant: Assistant, questions) -> None:
 
 
 def test_a_broken_retriever_fails_the_gate(
-    demo_assistant: Assistant, questions, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    demo_assistant: Assistant,
+    questions,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     real = demo_assistant.retriever.retrieve
 

@@ -1,0 +1,284 @@
+"""The extractive answerer with the real MiniLM model: answer types, context, abstention, verbatim citations."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant.answer_types import AnswerType, expected_type, type_evidence, type_words
+from assistant.config import get_settings
+from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, content_terms
+from assistant.service import Assistant
+from assistant.types import Answer, Chunk, Document, Passage
+from index.embeddings import Embedder
+from ingest.chunking import split_sentences
+
+FINAL_PUNCTUATION = re.compile(r"[.!?…][\"'”’»)\]]*$")
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _document(doc_id: str, text: str, title: str = "") -> Document:
+    return Document(id=doc_id, title=title or doc_id, source=f"/docs/{doc_id}.txt", text=text)
+
+
+def _passages(doc: Document, chunk_sentences: int = 3) -> list[Passage]:
+    """Chunks of ``chunk_sentences`` sentences with their real document offsets, best first in text order."""
+    spans = split_sentences(doc.text)
+    passages: list[Passage] = []
+    for k in range(0, len(spans), chunk_sentences):
+        start, end = spans[k][0], spans[min(k + chunk_sentences, len(spans)) - 1][1]
+        chunk = Chunk(
+            id=f"{doc.id}:{k:04d}",
+            doc_id=doc.id,
+            text=doc.text[start:end],
+            start=start,
+            end=end,
+            meta={"title": doc.title, "source": doc.source, "page": None},
+        )
+        passages.append(Passage(chunk=chunk, score=1.0 - 0.1 * len(passages)))
+    return passages
+
+
+def _check_verbatim(answer: Answer, docs: dict[str, Document]) -> None:
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.n for c in answer.citations}
+    for c in answer.citations:
+        assert docs[c.doc_id].text[c.start : c.end] == c.quote
+        assert c.quote in c.passage
+        assert " ".join(c.quote.split()) in answer.answer
+
+
+@pytest.fixture(scope="module")
+def answerer(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder)
+
+
+# ------------------------------------------------------------------ answer types (pure functions)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When did the factory open?", AnswerType.DATE),
+        ("On which day of the week was the vote held?", AnswerType.DATE),
+        ("Since when has the bridge been closed?", AnswerType.DATE),
+        ("For how long will the museum stay shut?", AnswerType.DURATION),
+        ("How many people work at Zentrix?", AnswerType.NUMBER),
+        ("how much money did the council spend on the bridge", AnswerType.MONEY),
+        ("What was the company's annual revenue?", AnswerType.MONEY),
+        ("What interest rate did the bank set?", AnswerType.PERCENT),
+        ("Who designed the bridge?", AnswerType.PERSON),
+        ("Which newspaper broke the story?", AnswerType.ORGANIZATION),
+        ("Which countries signed the treaty?", AnswerType.LOCATION),
+        ("Where did the meeting take place?", AnswerType.LOCATION),
+        ("Why did the council drop the plan?", AnswerType.REASON),
+        ("What replaced the parking scheme?", AnswerType.SUBSTITUTION),
+        ("What did the mayor say about the bridge?", AnswerType.STATEMENT),
+        ("Is the bridge open?", None),
+        ("How was the bridge built?", None),
+        ("What are parking restrictions becoming part of?", None),
+    ],
+)
+def test_expected_answer_type(question: str, expected: AnswerType | None) -> None:
+    assert expected_type(question) == expected
+
+
+def test_type_evidence_finds_values_the_question_does_not_already_state() -> None:
+    assert type_evidence("Work began on March 3, 2021.", AnswerType.DATE) == 1.0
+    assert type_evidence("Work began after a long debate.", AnswerType.DATE) == 0.0
+    assert type_evidence("The vote was held on Tuesday.", AnswerType.DATE) == 1.0
+    assert type_evidence("Officials may announce it soon.", AnswerType.DATE) == 0.0  # the verb, not the month
+    assert type_evidence("The chip rivals the H100 in speed.", AnswerType.NUMBER, exclude={"h100"}) == 0.0
+    assert type_evidence("The chip has 80 billion transistors.", AnswerType.NUMBER, exclude={"h100"}) == 1.0
+    assert type_evidence("Tariffs fall for 90 days.", AnswerType.DURATION) == 1.0
+    assert type_evidence("It cost $4.5 million to build.", AnswerType.MONEY) == 1.0
+    assert type_evidence("It cost 4,500 units of effort.", AnswerType.MONEY) == 0.0
+    assert type_evidence("The rate rose to 4.5% in May.", AnswerType.PERCENT) == 1.0
+    assert type_evidence("Instead, a new charge will apply.", AnswerType.SUBSTITUTION) == 1.0
+    assert type_evidence("The charge applies to all vehicles.", AnswerType.SUBSTITUTION) == 0.0
+    assert type_evidence("It was dropped because shops complained.", AnswerType.REASON) == 1.0
+    assert type_evidence('"It will backfire," the spokesperson said.', AnswerType.STATEMENT) == 1.0
+
+
+def test_names_in_the_question_are_not_evidence_of_a_name() -> None:
+    sentence = "Lin Jian spoke at the press conference."
+    assert type_evidence(sentence, AnswerType.PERSON, exclude={"who", "spoke", "at", "the", "press"}) > 0
+    assert type_evidence(sentence, AnswerType.PERSON, exclude={"lin", "jian"}) == 0.0
+    assert type_evidence("Maria Delgado designed the steel arch.", AnswerType.PERSON, exclude={"designed"}) == 1.0
+
+
+def test_type_words_are_not_terms_to_look_for() -> None:
+    assert type_words("What replaced the parking scheme?", AnswerType.SUBSTITUTION) == {"replaced"}
+    assert type_words("On which day of the week was it?", AnswerType.DATE) == {"day", "week"}
+    assert type_words("Who designed the bridge?", AnswerType.PERSON) == set()
+
+
+def test_content_terms_join_abbreviations_and_drop_possessives() -> None:
+    assert content_terms("The U.S. Commerce Department's rule") == {"us", "commerc", "depart", "rule"}
+
+
+# ------------------------------------------------------------------ hand-made passages, real model
+
+BRIDGE = _document(
+    "bridge",
+    "The Orion bridge project was approved by the city council after a long public debate. "
+    "Engineers spent two years testing the design of the Orion bridge in a wind tunnel. "
+    "Construction of the Orion bridge began on March 3, 2021, according to the city. "
+    "The Orion bridge spans the river with a single steel arch.",
+)
+BRIDGE_UNDATED = _document(
+    "bridge-undated",
+    "The Orion bridge project was approved by the city council after a long public debate. "
+    "Construction of the Orion bridge began after the vote, according to the city. "
+    "The Orion bridge spans the river with a single steel arch.",
+)
+
+
+def test_when_question_cites_the_sentence_with_the_date(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("When did construction of the Orion bridge begin?", _passages(BRIDGE))
+    assert not answer.abstained
+    assert answer.meta["answer_type"] == "date"
+    assert any("March 3, 2021" in c.quote for c in answer.citations)
+    assert all(type_evidence(c.quote, AnswerType.DATE) > 0 for c in answer.citations)
+    _check_verbatim(answer, {BRIDGE.id: BRIDGE})
+
+
+def test_when_question_abstains_without_any_date(answerer: ExtractiveAnswerer) -> None:
+    passages = _passages(BRIDGE_UNDATED)
+    answer = answerer.answer("When did construction of the Orion bridge begin?", passages)
+    assert answer.abstained and answer.answer == ABSTAIN_TEXT
+    assert "date" in answer.meta["abstain_reason"]
+    assert answer.citations == () and answer.passages == tuple(passages)
+
+
+def test_how_many_needs_a_number_that_the_question_does_not_give(answerer: ExtractiveAnswerer) -> None:
+    with_number = _document(
+        "zentrix",
+        "Zentrix is a logistics company based in Rotterdam. Zentrix employs 4,200 people across Europe. "
+        "The company moves containers by rail.",
+    )
+    without = _document(
+        "zentrix-2",
+        "Zentrix is a logistics company based in Rotterdam. Zentrix employs people across Europe. "
+        "The company moves containers by rail.",
+    )
+    question = "How many people does Zentrix employ?"
+    answered = answerer.answer(question, _passages(with_number))
+    assert not answered.abstained and "4,200" in answered.answer
+    abstained = answerer.answer(question, _passages(without))
+    assert abstained.abstained and "number" in abstained.meta["abstain_reason"]
+
+
+SCHEME = _document(
+    "scheme",
+    "In 2019 the city introduced the Green Parking Scheme to cut traffic in the centre. "
+    "The scheme charged drivers by the hour and was unpopular with shop owners.\n\n"
+    "Officials said that keeping the scheme would hurt local trade. "
+    "Instead, a congestion charge will apply to all vehicles entering the ring road. "
+    "Cycling lanes were also widened along the river.",
+)
+
+
+def test_what_replaced_finds_the_successor_through_its_context(answerer: ExtractiveAnswerer) -> None:
+    """The successor sentence never names the scheme: its cue ("Instead") and the sentence before it
+    ("keeping the scheme") make it the answer."""
+    answer = answerer.answer("What replaced the Green Parking Scheme?", _passages(SCHEME, chunk_sentences=5))
+    assert not answer.abstained
+    assert answer.meta["answer_type"] == "substitution"
+    assert answer.citations[0].quote.startswith("Instead, a congestion charge")
+    _check_verbatim(answer, {SCHEME.id: SCHEME})
+
+
+def test_the_same_sentence_in_two_documents_is_quoted_once(answerer: ExtractiveAnswerer) -> None:
+    copy = _document("scheme-copy", SCHEME.text)
+    passages = _passages(SCHEME, chunk_sentences=5) + _passages(copy, chunk_sentences=5)
+    answer = answerer.answer("What replaced the Green Parking Scheme?", passages)
+    quotes = [c.quote for c in answer.citations]
+    assert quotes and len(quotes) == len(set(quotes))
+
+
+def test_a_name_the_passages_never_mention_means_abstaining(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("What did the Kessler Institute report about the Orion bridge?", _passages(BRIDGE))
+    assert answer.abstained
+    assert "Kessler" in answer.meta["abstain_reason"]
+
+
+def test_headings_and_fragments_are_not_quoted(answerer: ExtractiveAnswerer) -> None:
+    doc = _document(
+        "otters",
+        "Sea Otters Hold Hands While Sleeping\n\n"
+        "Sea otters hold hands while they sleep so that they do not drift apart. "
+        "A group of resting otters is called a raft.",
+    )
+    answer = answerer.answer("Why do sea otters hold hands while sleeping?", _passages(doc))
+    assert not answer.abstained
+    assert all(FINAL_PUNCTUATION.search(c.quote) for c in answer.citations)
+    assert "drift apart" in answer.answer
+
+
+def test_stream_yields_the_pieces_of_the_final_answer(answerer: ExtractiveAnswerer) -> None:
+    pieces = list(answerer.stream("When did construction of the Orion bridge begin?", _passages(BRIDGE)))
+    final = pieces[-1]
+    assert isinstance(final, Answer) and all(isinstance(p, str) for p in pieces[:-1])
+    assert "".join(p for p in pieces[:-1] if isinstance(p, str)) == final.answer
+
+
+def test_no_passages_abstains(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("When did construction of the Orion bridge begin?", [])
+    assert answer.abstained and answer.citations == () and answer.passages == ()
+
+
+# ------------------------------------------------------------------ the demo corpus
+
+
+def _demo_docs(svc: Assistant) -> dict[str, Document]:
+    return {d.id: svc.document_text(d.id) for d in svc.documents()}
+
+
+def test_diffusion_rule_answer_names_the_successor_from_both_articles(demo_assistant: Assistant) -> None:
+    answer = demo_assistant.ask("What replaced the Diffusion Rule?")
+    assert not answer.abstained
+    assert "Huawei" in answer.answer
+    sources = {Path(c.source).name for c in answer.citations}
+    assert sources == {"cgtn-us-chip-guidance-huawei.txt", "tlg-us-refocuses-ai-chip-restrictions.txt"}
+    tlg = [c.quote for c in answer.citations if "tlg" in c.source]
+    assert any(q.startswith("Instead, the revised policy") for q in tlg)
+    _check_verbatim(answer, _demo_docs(demo_assistant))
+
+
+@pytest.mark.parametrize(
+    "question", ["Who won the 2022 FIFA World Cup?", "How many transistors does the Nvidia H100 have?"]
+)
+def test_demo_abstains_when_the_documents_do_not_say(demo_assistant: Assistant, question: str) -> None:
+    answer = demo_assistant.ask(question)
+    assert answer.abstained
+    assert answer.citations == () and "[" not in answer.answer
+    assert answer.passages
+
+
+def test_acronym_and_weekday(demo_assistant: Assistant) -> None:
+    """The acronym BIS stands for the Bureau of Industry and Security, and "which day of the week" wants a weekday."""
+    answer = demo_assistant.ask("On which day of the week did the BIS put out its statement?")
+    assert not answer.abstained and "Tuesday" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When was the AI Diffusion Rule scheduled to take effect?",
+        "Who testified on Capitol Hill urging lawmakers to streamline AI policy?",
+        "For how long did the US and China agree to reduce tariffs?",
+        "What did the Chinese Foreign Ministry accuse the US of?",
+        "Why did US officials want to drop the diffusion rule?",
+    ],
+)
+def test_demo_citations_are_verbatim_sentences(demo_assistant: Assistant, question: str) -> None:
+    answer = demo_assistant.ask(question)
+    assert not answer.abstained
+    assert 1 <= len(answer.citations) <= demo_assistant.settings.answer_sentences
+    assert all(FINAL_PUNCTUATION.search(c.quote) for c in answer.citations)
+    _check_verbatim(answer, _demo_docs(demo_assistant))

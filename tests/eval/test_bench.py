@@ -1,0 +1,92 @@
+"""The side-by-side benchmark (eval/bench.py): subset selection, and both pipelines on a tiny SciFact subset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.bench import (
+    BASELINE,
+    OURS,
+    RATIO_KEYS,
+    load_bench_data,
+    run_bench,
+    sample_evenly,
+    select_subset,
+    to_markdown,
+    write_report,
+)
+from eval.datasets import BeirDataset
+from eval.errors import EvalError
+from index.embeddings import Embedder
+
+REPO = Path(__file__).resolve().parents[2]
+SCIFACT = REPO.parent / "shared" / "datasets" / "scifact"
+
+
+def _dataset() -> BeirDataset:
+    corpus = {f"d{i}": (f"title {i}", f"text of document {i}") for i in range(6)}
+    corpus["empty"] = ("", "")
+    return BeirDataset(
+        name="toy",
+        split="test",
+        corpus=corpus,
+        queries={"q1": "one", "q2": "two", "q3": "three"},
+        qrels={"q1": {"d4": 1}, "q2": {"d2": 1, "d5": 1}, "q3": {"d1": 1, "missing": 1}},
+    )
+
+
+def test_subset_takes_judged_documents_first_then_file_order() -> None:
+    data = select_subset(_dataset(), 4)
+    assert [d.id for d in data.docs] == ["d4", "d2", "d5", "d1"]
+    # q3 has a relevant document that is not in the corpus, so it can never be fully covered
+    assert list(data.queries) == ["q1", "q2"]
+    assert data.qrels["q2"] == {"d2": 1, "d5": 1}
+
+    bigger = select_subset(_dataset(), 100)
+    assert [d.id for d in bigger.docs] == ["d4", "d2", "d5", "d1", "d0", "d3"]  # empty documents are skipped
+
+
+def test_subset_keeps_only_fully_covered_queries() -> None:
+    data = select_subset(_dataset(), 2)
+    assert [d.id for d in data.docs] == ["d4", "d2"]
+    assert list(data.queries) == ["q1"]
+    with pytest.raises(EvalError):
+        select_subset(_dataset(), 0)
+
+
+def test_sample_evenly_spreads_and_caps() -> None:
+    items = [str(i) for i in range(10)]
+    assert sample_evenly(items, 5) == ["0", "2", "4", "6", "8"]
+    assert sample_evenly(items, 30) == items
+    assert sample_evenly(items, 0) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").is_file(), reason="SciFact is not in ../shared/datasets")
+def test_both_pipelines_retrieve_relevant_documents(embedder: Embedder, tmp_path: Path) -> None:
+    data = load_bench_data(SCIFACT, n_docs=40)
+    assert len(data.docs) == 40
+    ids = {d.id for d in data.docs}
+    assert data.queries and all(set(data.qrels[q]) <= ids for q in data.queries)
+
+    report = run_bench(data, embedder, repeats=1, top_k=10, ask_sample=3)
+
+    ours, baseline = report["pipelines"][OURS], report["pipelines"][BASELINE]
+    assert ours["ndcg@10"] > 0
+    assert baseline["ndcg@10"] > 0
+    assert ours["chunks"] >= len(data.docs) and baseline["chunks"] >= len(data.docs)
+    assert "ask_p50_ms" in ours and "ask_p50_ms" not in baseline
+    assert set(RATIO_KEYS) <= set(report["ratios"])
+    assert report["ratios"]["ndcg@10"] == pytest.approx(ours["ndcg@10"] / baseline["ndcg@10"])
+    assert report["documents"] == 40 and report["queries"] == len(data.queries) and report["repeats"] == 1
+
+    md_path, json_path = write_report(report, tmp_path / "out" / "bench.md")
+    saved = json.loads(json_path.read_text(encoding="utf-8"))
+    assert set(RATIO_KEYS) <= set(saved["ratios"])
+    assert saved["pipelines"][OURS]["ndcg@10"] == pytest.approx(ours["ndcg@10"])
+    table = md_path.read_text(encoding="utf-8")
+    assert table == to_markdown(report)
+    assert "| nDCG@10 |" in table and "ours / llama-index" in table
