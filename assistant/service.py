@@ -175,7 +175,7 @@ class Assistant:
                 source = str(path.resolve())
                 bar.set_postfix_str(path.name[:30])
                 try:
-                    outcome, ids[source] = self._ingest_file(path, source)
+                    outcome, ids[source] = self._ingest_file(path, source, progress=progress)
                 except IngestError as exc:
                     errors[str(path)] = str(exc)
                     continue
@@ -200,7 +200,7 @@ class Assistant:
             fresh = [d for d in docs if self.catalog.entry(d.id) is None]
             unchanged = [d.source for d in docs if d not in fresh]
             bar = tqdm(total=len(fresh), desc="ingest", unit="doc", disable=not progress, leave=False)
-            batch = 256
+            batch = 64  # small enough that the bar moves, big enough to embed in full batches
             for i in range(0, len(fresh), batch):
                 part = fresh[i : i + batch]
                 self._index_documents(part, fingerprint="")
@@ -308,7 +308,7 @@ class Assistant:
             pages=entry.pages or 0,
         )
 
-    def _ingest_file(self, path: Path, source: str) -> tuple[str, str]:
+    def _ingest_file(self, path: Path, source: str, *, progress: bool = False) -> tuple[str, str]:
         """Index one file unless it is unchanged; returns (outcome, document id)."""
         fingerprint = _fingerprint(path)
         old = self.catalog.by_source(source)
@@ -323,10 +323,11 @@ class Assistant:
             return "unchanged", doc.id  # identical content is already indexed from another source
         if old is not None:
             self._drop(old.id)
-        self._index_documents([doc], fingerprint=fingerprint)
+        self._index_documents([doc], fingerprint=fingerprint, progress=progress)
         return ("added" if old is None else "replaced"), doc.id
 
-    def _index_documents(self, docs: Sequence[Document], *, fingerprint: str) -> None:
+    def _index_documents(self, docs: Sequence[Document], *, fingerprint: str, progress: bool = False) -> None:
+        """Chunk, embed and add ``docs`` (a big file shows its own embedding bar under the file bar)."""
         budget = min(self.settings.chunk_tokens, self.embedder.max_tokens)
         overlap = self.settings.chunk_overlap
         chunked = [
@@ -337,7 +338,7 @@ class Assistant:
                 self.catalog.put(doc, chunks=len(chunks), fingerprint=fingerprint, state="pending")
         chunks = [c for _, cs in chunked for c in cs]
         if chunks:
-            embeddings = self.embedder.embed([c.text for c in chunks], progress=len(chunks) > 512)
+            embeddings = self.embedder.embed([c.text for c in chunks], progress=progress and len(chunks) > 512)
             self.vector.add(chunks, embeddings)
             self.lexical.add(chunks)
 
