@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection
 from enum import StrEnum
 
-__all__ = ["STRICT_TYPES", "AnswerType", "expected_type", "type_evidence", "type_words"]
+__all__ = ["STRICT_TYPES", "AnswerType", "asks_for_explanation", "expected_type", "type_evidence", "type_words"]
 
 
 class AnswerType(StrEnum):
@@ -149,6 +149,30 @@ def expected_type(question: str) -> AnswerType | None:
         if seen >= 3:
             break
     return None
+
+
+# Questions that want several facts or an explanation rather than one fact (TREC "list" and "other"
+# questions): an imperative (explain, describe ...), a plural or counted list, a comparison, or two
+# questions in one.
+_EXPLAIN_VERB = re.compile(
+    r"^(?:please\s+)?(?:explain|describe|discuss|summari[sz]e|outline|compare|contrast|elaborate|list|give|provide|"
+    r"tell me about|walk me through)\b"
+)
+_LIST_Q = re.compile(
+    r"\b(?:what|which)\s+(?:are|were)\s+(?:the|some|all|any|its|their|his|her|our|these|those|two|three|four|"
+    r"five|several|various)\b|\b(?:advantages|disadvantages|benefits|drawbacks|pros and cons|"
+    r"differences?|similarities|steps|stages|features|components|challenges|issues|problems|factors|ways|"
+    r"examples|types|kinds)\b|\b(?:two|three|four|five|six|several|some|main|key)\s+(?:\w+\s+)?"
+    r"(?:\w+s)\b|\bhow\s+(?:does|do|did|can|could|is|are)\b.*\b(?:work|works|handle|handles|achieve|"
+    r"achieves|address|addresses|improve|improves|differ|differs)\b"
+)
+_SECOND_QUESTION = re.compile(r"[?.]\s+\S.*\?|,?\s+and\s+(?:how|what|why|which|who|where|when)\b")
+
+
+def asks_for_explanation(question: str) -> bool:
+    """Whether ``question`` asks for an explanation or a list (several sentences) rather than one fact."""
+    text = " ".join(question.lower().replace("’", "'").split())
+    return bool(_EXPLAIN_VERB.search(text) or _LIST_Q.search(text) or _SECOND_QUESTION.search(text))
 
 
 _TIME_NOUNS = frozenset("day days date dates week weeks month months year years time period".split())

@@ -21,7 +21,9 @@ Each sentence of the retrieved passages is scored by
 The best sentence is the answer. Another one joins it when it scores nearly as well
 and covers question terms the answer does not yet cover, or (when the question asks
 what replaced something or what several sources say) when it is the best sentence
-of another document. Near-duplicates are never added.
+of another document. A question that asks for an explanation or a list ("explain how ...", "what are
+the key issues ... and how ...") reads on: the sentences after the best one join while they score above
+the threshold, and any sentence scoring nearly as well joins too. Near-duplicates are never added.
 
 It abstains when the best score is below ``Settings.abstain_threshold``, when a
 strict answer type occurs in no passage, or when a name or number of the question
@@ -40,7 +42,14 @@ from typing import Any
 import numpy as np
 import Stemmer
 
-from assistant.answer_types import STRICT_TYPES, AnswerType, expected_type, type_evidence, type_words
+from assistant.answer_types import (
+    STRICT_TYPES,
+    AnswerType,
+    asks_for_explanation,
+    expected_type,
+    type_evidence,
+    type_words,
+)
 from assistant.answerer import ABSTAIN_TEXT, final_answer, register_answerer
 from assistant.config import Settings
 from assistant.types import Answer, Citation, Passage
@@ -107,6 +116,9 @@ class ExtractiveTuning:
     entity_override: float = 0.7  # cosine above which a question name absent from the passages is forgiven
     extra_ratio: float = 0.9  # another sentence must score this share of the best one ...
     gain: float = 0.1  # ... and cover this share of the question's term weight that is not yet covered
+    # a question that asks for an explanation or a list ("what are the key issues ... and how ...") gets
+    # every sentence up to ``answer_sentences`` that scores this share of the best one (new terms or not)
+    explain_ratio: float = 0.7
     doc_ratio: float = 0.5  # another document's best sentence, for multi-source questions
     doc_coverage: float = 0.5  # ... with at least this share of the best sentence's coverage
     redundancy: float = 0.8  # cosine between two sentences above which the second adds nothing
@@ -219,6 +231,7 @@ class _Features:
     evidence: np.ndarray  # of the expected answer type
     answer_type: AnswerType | None
     multi_source: bool
+    explain: bool = False  # the question wants an explanation or a list
     meta: dict[str, Any] = field(default_factory=dict)
     abstain: str | None = None
 
@@ -469,6 +482,7 @@ class ExtractiveAnswerer:
             evidence=evidence,
             answer_type=answer_type,
             multi_source=multi_source,
+            explain=answer_type is None and asks_for_explanation(question),
             meta=meta,
             abstain=abstain,
         )
@@ -497,11 +511,19 @@ class ExtractiveAnswerer:
             chosen.append(i)
             covered = np.maximum(covered, f.context[i])
 
-        # nearly as good, and covering question terms the answer does not cover yet
+        # an explanation reads on: the sentences after the best one, while they score above the threshold
+        if f.explain:
+            k = units[top].next
+            while k >= 0 and scores[k] >= self.threshold and fits(k):
+                add(k)
+                k = units[k].next
+        # nearly as good, and covering question terms the answer does not cover yet (any sentence nearly as
+        # good, for a question that wants an explanation)
+        ratio, gain = (t.explain_ratio, 0.0) if f.explain else (t.extra_ratio, t.gain)
         for i in order[1:]:
-            if scores[i] < max(self.threshold, t.extra_ratio * best):
+            if scores[i] < max(self.threshold, ratio * best):
                 break
-            if fits(i) and float(np.maximum(f.match[i] - covered, 0) @ f.idf) / total >= t.gain:
+            if fits(i) and float(np.maximum(f.match[i] - covered, 0) @ f.idf) / total >= gain:
                 add(i)
         # what each source says, when the question asks for it or asks what replaced something
         if f.multi_source or f.answer_type == AnswerType.SUBSTITUTION:

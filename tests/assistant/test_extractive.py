@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer_types import AnswerType, expected_type, type_evidence, type_words
+from assistant.answer_types import AnswerType, asks_for_explanation, expected_type, type_evidence, type_words
 from assistant.config import get_settings
 from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, content_terms
 from assistant.service import Assistant
@@ -191,6 +191,47 @@ def test_what_replaced_finds_the_successor_through_its_context(answerer: Extract
     assert answer.meta["answer_type"] == "substitution"
     assert answer.citations[0].quote.startswith("Instead, a congestion charge")
     _check_verbatim(answer, {SCHEME.id: SCHEME})
+
+
+@pytest.mark.parametrize(
+    ("question", "explain"),
+    [
+        ("Explain how the bridge was built.", True),
+        ("What are the advantages and disadvantages of the congestion charge?", True),
+        ("What are the three main features of the scheme?", True),
+        ("What did the city change, and how did shop owners react?", True),
+        ("How does the congestion charge work?", True),
+        ("When did the city introduce the scheme?", False),
+        ("Who designed the bridge?", False),
+        ("What did the scheme charge drivers for?", False),
+        ("Is the bridge open?", False),
+        ("what are shop owners worried about", False),
+    ],
+)
+def test_asks_for_explanation(question: str, explain: bool) -> None:
+    assert asks_for_explanation(question) is explain
+
+
+KITE = _document(
+    "kite",
+    "The Kestrel kite generator produces electricity from high-altitude wind. "
+    "A tethered wing flies figure-of-eight loops at an altitude of about 300 metres. "
+    "Each loop pulls the tether off a drum on the ground, and the turning drum drives a generator. "
+    "When the tether is fully unwound, the wing is turned edge-on to the wind and reeled back in with little force. "
+    "The cycle then starts again, so the generator produces power in pulses. "
+    "The company behind the Kestrel was founded in Delft.",
+)
+
+
+def test_an_explanation_question_gets_more_sentences_than_a_fact_question(answerer: ExtractiveAnswerer) -> None:
+    passages = _passages(KITE, chunk_sentences=6)
+    fact = answerer.answer("Where was the company behind the Kestrel founded?", passages)
+    explain = answerer.answer("Explain how the Kestrel kite generator produces electricity.", passages)
+    assert not fact.abstained and not explain.abstained
+    assert len(fact.citations) == 1 and "Delft" in fact.answer
+    assert 2 <= len(explain.citations) <= answerer.max_sentences
+    assert "Delft" not in explain.answer
+    _check_verbatim(explain, {KITE.id: KITE})
 
 
 def test_the_same_sentence_in_two_documents_is_quoted_once(answerer: ExtractiveAnswerer) -> None:
