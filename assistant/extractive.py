@@ -482,7 +482,7 @@ class ExtractiveAnswerer:
             evidence=evidence,
             answer_type=answer_type,
             multi_source=multi_source,
-            explain=answer_type is None and asks_for_explanation(question),
+            explain=answer_type == AnswerType.REASON or (answer_type is None and asks_for_explanation(question)),
             meta=meta,
             abstain=abstain,
         )

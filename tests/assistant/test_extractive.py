@@ -234,6 +234,24 @@ def test_an_explanation_question_gets_more_sentences_than_a_fact_question(answer
     _check_verbatim(explain, {KITE.id: KITE})
 
 
+BAN = _document(
+    "ban",
+    "The new rule shows how difficult it is to enforce an export ban abroad. "
+    "Persuading foreign governments to apply another country's law on their own soil poses serious "
+    "diplomatic challenges. "
+    "The agency that enforces the ban was founded in 1950 and has offices in four cities.",
+)
+
+
+def test_a_why_question_reads_on_to_the_reasons(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("Why is enforcing the export ban abroad difficult?", _passages(BAN, chunk_sentences=4))
+    assert not answer.abstained and answer.meta["answer_type"] == "reason"
+    assert len(answer.citations) >= 2
+    assert "Persuading foreign governments" in answer.answer
+    assert "1950" not in answer.answer
+    _check_verbatim(answer, {BAN.id: BAN})
+
+
 def test_the_same_sentence_in_two_documents_is_quoted_once(answerer: ExtractiveAnswerer) -> None:
     copy = _document("scheme-copy", SCHEME.text)
     passages = _passages(SCHEME, chunk_sentences=5) + _passages(copy, chunk_sentences=5)
