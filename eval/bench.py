@@ -580,7 +580,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_threads(args.threads)
-    data = load_bench_data(args.dataset, args.docs, args.split)
+    try:
+        data = load_bench_data(args.dataset, args.docs, args.split)
+    except (EvalError, OSError) as exc:
+        sys.stderr.write(f"bench: {exc}\n")
+        return 2
     log.info("%s: %d documents, %d queries", data.name, len(data.docs), len(data.queries))
     settings = get_settings()
     embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)  # loaded once, shared

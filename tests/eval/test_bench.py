@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from eval.bench import (
     OURS,
     RATIO_KEYS,
     load_bench_data,
+    main,
     run_bench,
     sample_evenly,
     select_subset,
@@ -90,3 +92,33 @@ def test_both_pipelines_retrieve_relevant_documents(embedder: Embedder, tmp_path
     table = md_path.read_text(encoding="utf-8")
     assert table == to_markdown(report)
     assert "| nDCG@10 |" in table and "ours / llama-index" in table
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads() -> Iterator[None]:
+    """``main`` sets torch's thread count for the whole process; give the rest of the session its own back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").is_file(), reason="SciFact is not in ../shared/datasets")
+def test_command_line_writes_both_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What `make bench` runs, on a tiny subset."""
+    out = tmp_path / "bench.md"
+    argv = ["--docs", "30", "--repeats", "1", "--top-k", "5", "--ask-sample", "2", "--threads", "1", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 0
+    saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert saved["documents"] == 30 and saved["repeats"] == 1 and saved["top_k"] == 5
+    assert out.read_text(encoding="utf-8") == to_markdown(saved)
+    assert "| nDCG@10 |" in capsys.readouterr().out
+
+
+def test_command_line_reports_a_missing_dataset_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--dataset", str(tmp_path / "nowhere"), "--out", str(tmp_path / "b.md"), "--threads", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bench: ") and "nowhere" in err and "\n" not in err
+    assert not (tmp_path / "b.md").exists()
