@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from assistant.answer_types import AnswerType, asks_for_explanation, expected_type, type_evidence, type_words
 from assistant.config import get_settings
@@ -289,6 +291,36 @@ def test_stream_yields_the_pieces_of_the_final_answer(answerer: ExtractiveAnswer
 def test_no_passages_abstains(answerer: ExtractiveAnswerer) -> None:
     answer = answerer.answer("When did construction of the Orion bridge begin?", [])
     assert answer.abstained and answer.citations == () and answer.passages == ()
+
+
+_WORDS_POOL = (
+    "the bridge council vote March 2021 opened closed Zentrix employs 4,200 people because instead new rule "
+    "replaced why when how many who which Huawei U.S. 12% $5 million Tuesday it they this — “quoted” café"
+).split()
+
+
+@given(
+    paragraphs=st.lists(
+        st.lists(st.lists(st.sampled_from(_WORDS_POOL), min_size=1, max_size=14), min_size=1, max_size=4),
+        min_size=1,
+        max_size=3,
+    ),
+    enders=st.sampled_from([". ", "? ", "! ", "\n", " "]),
+    question=st.lists(st.sampled_from(_WORDS_POOL), min_size=0, max_size=8).map(" ".join),
+    chunk_sentences=st.integers(min_value=1, max_value=4),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_text_and_question_give_an_answer_or_an_abstention_with_verbatim_citations(
+    answerer: ExtractiveAnswerer, paragraphs: list[list[list[str]]], enders: str, question: str, chunk_sentences: int
+) -> None:
+    text = "\n\n".join(enders.join(" ".join(words) for words in sentences) for sentences in paragraphs).strip()
+    doc = _document("prop", text or "empty")
+    answer = answerer.answer(question, _passages(doc, chunk_sentences=chunk_sentences))
+    if answer.abstained:
+        assert answer.citations == () and answer.answer == ABSTAIN_TEXT
+    else:
+        assert 1 <= len(answer.citations) <= answerer.max_sentences
+        _check_verbatim(answer, {doc.id: doc})
 
 
 # ------------------------------------------------------------------ the demo corpus
