@@ -296,7 +296,8 @@ def _new(match_text: str, exclude: Collection[str]) -> bool:
     return any(w not in exclude for w in words)
 
 
-_OPENERS = frozenset(
+# function words a sentence may start with before a name ("The Bureau", "On Tuesday")
+_LEADING_WORDS = frozenset(
     "the a an on in at after before since during while when if as by for from with this that these those "
     "its their his her our some many most all both each such despite according however instead".split()
 )
@@ -317,7 +318,7 @@ def _names(sentence: str, exclude: Collection[str]) -> float:
             parts = text.split(maxsplit=1)
             if len(parts) == 1:
                 continue
-            if parts[0].lower().strip(".,") in _OPENERS:  # "The Bureau", "On Tuesday"
+            if parts[0].lower().strip(".,") in _LEADING_WORDS:  # "The Bureau", "On Tuesday"
                 text = parts[1]
         if not _new(text, exclude):
             continue

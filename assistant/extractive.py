@@ -56,7 +56,7 @@ from assistant.types import Answer, Citation, Passage
 from index.embeddings import Embedder
 from ingest.chunking import split_sentences
 
-__all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "content_terms"]
+__all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "content_stems"]
 
 
 _STEMMER = Stemmer.Stemmer("english")
@@ -133,8 +133,12 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(_POSSESSIVE.sub("", text))
 
 
-def content_terms(text: str) -> set[str]:
-    """Stemmed, lower-cased content words of ``text``."""
+def content_stems(text: str) -> set[str]:
+    """Stemmed, lower-cased content words of ``text``, abbreviations joined ("U.S." -> "us").
+
+    Not ``assistant.citations.content_terms``: that one keeps order and maps number words to digits
+    for checking claims; this one drops the words that only frame a question ("say", "article").
+    """
     words = [w.lower() for w in _words(text)]
     return set(_STEMMER.stemWords([w for w in words if w not in _STOPWORDS]))
 
@@ -379,13 +383,17 @@ class ExtractiveAnswerer:
                 if unit.key[0] in named and head in unit.definites:
                     match[i, cols] = np.maximum(match[i, cols], self.tuning.coref)
         # a term in no sentence but in a document's title or file name ("the CGTN commentary")
+        labels: dict[str, set[str]] = {}  # doc id -> stems of its title and file name, worked out once
+        for unit in units:
+            chunk = unit.passage.chunk
+            if chunk.doc_id not in labels:
+                source = PurePath(str(chunk.meta.get("source", ""))).stem
+                labels[chunk.doc_id] = content_stems(f"{chunk.meta.get('title', '')} {source}")
         for j, term in enumerate(terms):
             if match[:, j].any():
                 continue
             for i, unit in enumerate(units):
-                chunk = unit.passage.chunk
-                label = f"{chunk.meta.get('title', '')} {PurePath(str(chunk.meta.get('source', ''))).stem}"
-                if any(_related(term.stem, s) for s in content_terms(label)):
+                if any(_related(term.stem, s) for s in labels[unit.key[0]]):
                     match[i, j] = 1.0
         return match
 

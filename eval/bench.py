@@ -302,8 +302,9 @@ def run_ours(
     )
 
 
-def _embedding_class() -> type:
-    """A llama-index ``BaseEmbedding`` that calls our ``Embedder`` (built lazily: llama-index imports are slow)."""
+def llama_embedding(embedder: Embedder) -> Any:
+    """Our ``Embedder`` as a llama-index ``BaseEmbedding`` (for use inside this module; the class is defined
+    here because llama-index imports are slow)."""
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from pydantic import PrivateAttr
 
@@ -323,23 +324,18 @@ def _embedding_class() -> type:
             return "SharedMiniLMEmbedding"
 
         def _get_query_embedding(self, query: str) -> list[float]:
-            return [float(x) for x in self._embedder.embed_query(query)]
+            return self._embedder.embed_query(query).tolist()
 
         async def _aget_query_embedding(self, query: str) -> list[float]:
             return self._get_query_embedding(query)
 
         def _get_text_embedding(self, text: str) -> list[float]:
-            return [float(x) for x in self._embedder.embed([text])[0]]
+            return self._embedder.embed([text])[0].tolist()
 
         def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return [[float(x) for x in row] for row in self._embedder.embed(texts)]
+            return self._embedder.embed(texts).tolist()
 
-    return SharedMiniLMEmbedding
-
-
-def llama_embedding(embedder: Embedder) -> Any:
-    """Our ``Embedder`` as a llama-index ``BaseEmbedding`` (for use inside this module)."""
-    return _embedding_class()(embedder)
+    return SharedMiniLMEmbedding(embedder)
 
 
 def _clear_chroma_cache() -> None:

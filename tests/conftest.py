@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,11 +15,22 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant.config import Settings, get_settings  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
+from assistant.types import Answer  # noqa: E402
 from index.embeddings import Embedder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "data" / "demo"
 SHARED = REPO.parent / "shared"
+
+
+def assert_verbatim_citations(answer: Answer, text_of: Callable[[str], str]) -> None:
+    """Every ``[n]`` of the answer has its citation and back; each quote is its document's text (``text_of(doc_id)``)
+    at the cited span and lies in the cited passage."""
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.n for c in answer.citations}
+    for c in answer.citations:
+        assert text_of(c.doc_id)[c.start : c.end] == c.quote
+        assert c.quote in c.passage
 
 
 @pytest.fixture(scope="session")

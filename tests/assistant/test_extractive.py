@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from assistant.answer_types import AnswerType, asks_for_explanation, expected_type, type_evidence, type_words
 from assistant.config import get_settings
-from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, content_terms
+from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, content_stems
 from assistant.service import Assistant
 from assistant.types import Answer, Chunk, Document, Passage
 from index.embeddings import Embedder
 from ingest.chunking import split_sentences
+from tests.conftest import assert_verbatim_citations
 
 FINAL_PUNCTUATION = re.compile(r"[.!?…][\"'”’»)\]]*$")
 
@@ -46,11 +47,8 @@ def _passages(doc: Document, chunk_sentences: int = 3) -> list[Passage]:
 
 
 def _check_verbatim(answer: Answer, docs: dict[str, Document]) -> None:
-    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
-    assert markers == {c.n for c in answer.citations}
+    assert_verbatim_citations(answer, lambda doc_id: docs[doc_id].text)
     for c in answer.citations:
-        assert docs[c.doc_id].text[c.start : c.end] == c.quote
-        assert c.quote in c.passage
         assert " ".join(c.quote.split()) in answer.answer
 
 
@@ -119,8 +117,8 @@ def test_type_words_are_not_terms_to_look_for() -> None:
     assert type_words("Who designed the bridge?", AnswerType.PERSON) == set()
 
 
-def test_content_terms_join_abbreviations_and_drop_possessives() -> None:
-    assert content_terms("The U.S. Commerce Department's rule") == {"us", "commerc", "depart", "rule"}
+def test_content_stems_join_abbreviations_and_drop_possessives() -> None:
+    assert content_stems("The U.S. Commerce Department's rule") == {"us", "commerc", "depart", "rule"}
 
 
 # ------------------------------------------------------------------ hand-made passages, real model
@@ -341,14 +339,14 @@ def test_diffusion_rule_answer_names_the_successor_from_both_articles(demo_assis
     _check_verbatim(answer, _demo_docs(demo_assistant))
 
 
-@pytest.mark.parametrize(
-    "question", ["Who won the 2022 FIFA World Cup?", "How many transistors does the Nvidia H100 have?"]
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (issue 2): the CGTN passage on the new guidance (Huawei's Ascend chips 'anywhere in the "
+    "world') is not among the top 5 retrieved for this question, so the answer cannot quote it",
 )
-def test_demo_abstains_when_the_documents_do_not_say(demo_assistant: Assistant, question: str) -> None:
-    answer = demo_assistant.ask(question)
-    assert answer.abstained
-    assert answer.citations == () and "[" not in answer.answer
-    assert answer.passages
+def test_diffusion_rule_answer_names_the_ascend_guidance(demo_assistant: Assistant) -> None:
+    answer = demo_assistant.ask("What replaced the Diffusion Rule?")
+    assert "Ascend" in answer.answer
 
 
 def test_acronym_and_weekday(demo_assistant: Assistant) -> None:

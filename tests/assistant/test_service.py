@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
 from assistant.service import Assistant
 from assistant.types import Answer
-from tests.conftest import DEMO_DIR
+from tests.conftest import DEMO_DIR, assert_verbatim_citations
 
 MakeAssistant = Callable[..., Assistant]
 
@@ -27,12 +26,7 @@ def _consistent(svc: Assistant) -> set[str]:
 
 
 def _check_citations(svc: Assistant, answer: Answer) -> None:
-    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
-    assert markers == {c.n for c in answer.citations}
-    for c in answer.citations:
-        doc = svc.document_text(c.doc_id)
-        assert doc.text[c.start : c.end] == c.quote
-        assert c.quote in c.passage
+    assert_verbatim_citations(answer, lambda doc_id: svc.document_text(doc_id).text)
 
 
 def test_incremental_ingest_unchanged_changed_removed(tmp_path: Path, make_assistant: MakeAssistant) -> None:
@@ -123,25 +117,6 @@ def test_diffusion_rule_answer_cites_both_articles(demo_assistant: Assistant) ->
     assert {"retrieve", "answer", "total"} <= set(answer.timings_ms)
 
 
-def test_diffusion_rule_answer_names_the_replacement(demo_assistant: Assistant) -> None:
-    answer = demo_assistant.ask("What replaced the Diffusion Rule?")
-    assert not answer.abstained
-    assert "Huawei" in answer.answer and "revised policy" in answer.answer
-    cited = {Path(c.source).name for c in answer.citations}
-    assert cited == {"cgtn-us-chip-guidance-huawei.txt", "tlg-us-refocuses-ai-chip-restrictions.txt"}
-    _check_citations(demo_assistant, answer)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 2): the CGTN passage on the new guidance (Huawei's Ascend chips 'anywhere in the "
-    "world') is not among the top 5 retrieved for this question, so the answer cannot quote it",
-)
-def test_diffusion_rule_answer_names_the_ascend_guidance(demo_assistant: Assistant) -> None:
-    answer = demo_assistant.ask("What replaced the Diffusion Rule?")
-    assert "Ascend" in answer.answer
-
-
 @pytest.mark.parametrize(
     "question",
     [
@@ -158,7 +133,13 @@ def test_citations_resolve_to_verbatim_quotes(demo_assistant: Assistant, questio
 
 
 @pytest.mark.parametrize(
-    "question", ["Who won the 2022 FIFA World Cup?", "What is the boiling point of ethanol?", "best pizza in Naples"]
+    "question",
+    [
+        "Who won the 2022 FIFA World Cup?",
+        "What is the boiling point of ethanol?",
+        "best pizza in Naples",
+        "How many transistors does the Nvidia H100 have?",
+    ],
 )
 def test_abstains_when_the_documents_do_not_say(demo_assistant: Assistant, question: str) -> None:
     answer = demo_assistant.ask(question)
