@@ -14,7 +14,15 @@ import re
 from collections.abc import Collection
 from enum import StrEnum
 
-__all__ = ["STRICT_TYPES", "AnswerType", "asks_for_explanation", "expected_type", "type_evidence", "type_words"]
+__all__ = [
+    "STRICT_TYPES",
+    "AnswerType",
+    "asks_for_explanation",
+    "cue_reference",
+    "expected_type",
+    "type_evidence",
+    "type_words",
+]
 
 
 class AnswerType(StrEnum):
@@ -356,3 +364,27 @@ def type_evidence(sentence: str, answer_type: AnswerType, exclude: Collection[st
         return 1.0 if quoted or reported else 0.0
     cues = _REASON_CUES if answer_type == AnswerType.REASON else _SUBSTITUTION_CUES
     return max((w for p, w in cues for m in p.finditer(sentence) if _new(m.group(), excluded)), default=0.0)
+
+
+# a demonstrative phrase right after a cue: "pivoted toward this more aggressive interpretation", "because of these"
+_AFTER_CUE = re.compile(r"\W+(?:[a-z]+\s+){0,2}?([Tt]h(?:is|ese)\s+(?:[a-z][a-z’'-]*\s*){1,3})")
+
+
+def cue_reference(sentence: str, answer_type: AnswerType) -> str | None:
+    """The demonstrative phrase a reason or successor cue of ``sentence`` points to, if any.
+
+    "After walking back the rule, the U.S. has now pivoted toward this more aggressive interpretation": the
+    successor the sentence offers is "this more aggressive interpretation", named somewhere before it.
+    """
+    if answer_type == AnswerType.REASON:
+        cues = _REASON_CUES
+    elif answer_type == AnswerType.SUBSTITUTION:
+        cues = _SUBSTITUTION_CUES
+    else:
+        return None
+    for pattern, _weight in cues:
+        for m in pattern.finditer(sentence):
+            after = _AFTER_CUE.match(sentence, m.end())
+            if after is not None:
+                return after.group(1).strip()
+    return None

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from assistant.config import Settings
-from assistant.types import Answer, Passage
+from assistant.types import Answer, Chunk, Passage
 
 # What every answerer says when the passages do not answer the question (one wording everywhere).
 ABSTAIN_TEXT = "The documents do not contain an answer to this question."
@@ -29,6 +29,14 @@ class Answerer(Protocol):
         ...
 
 
+class Corpus(Protocol):
+    """Read access to the indexed documents beyond the retrieved passages (the service provides it)."""
+
+    def chunks(self, doc_id: str) -> Sequence[Chunk]:
+        """The chunks of ``doc_id`` in reading order (empty when the document is not indexed)."""
+        ...
+
+
 def final_answer(pieces: Iterable[str | Answer]) -> Answer:
     """Drain a stream of answer pieces and return the ``Answer`` it ends with."""
     final: Answer | None = None
@@ -40,8 +48,8 @@ def final_answer(pieces: Iterable[str | Answer]) -> Answer:
     return final
 
 
-# factory(settings, embedder) -> Answerer; embedder is an index.embeddings.Embedder
-AnswererFactory = Callable[[Settings, object], Answerer]
+# factory(settings, embedder, corpus) -> Answerer; embedder is an index.embeddings.Embedder, corpus may be None
+AnswererFactory = Callable[[Settings, object, Corpus | None], Answerer]
 
 _REGISTRY: dict[str, AnswererFactory] = {}
 # built-in answerers register themselves when their module is imported
@@ -60,11 +68,11 @@ def answerer_names() -> list[str]:
     return sorted(set(_REGISTRY) | set(_BUILTIN))
 
 
-def create_answerer(name: str, settings: Settings, embedder: object) -> Answerer:
+def create_answerer(name: str, settings: Settings, embedder: object, corpus: Corpus | None = None) -> Answerer:
     if name not in _REGISTRY and name in _BUILTIN:
         importlib.import_module(_BUILTIN[name])
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown answer mode {name!r}; known: {', '.join(answerer_names())}") from None
-    return factory(settings, embedder)
+    return factory(settings, embedder, corpus)

@@ -25,6 +25,12 @@ of another document. A question that asks for an explanation or a list ("explain
 the key issues ... and how ...") reads on: the sentences after the best one join while they score above
 the threshold, and any sentence scoring nearly as well joins too. Near-duplicates are never added.
 
+The answer a quoted sentence offers may be a demonstrative its document has not explained up to there
+("After walking back the AI Diffusion Rule, the U.S. has now pivoted toward *this more aggressive
+interpretation*"; "... because of *these rules*"). Then the nearest earlier sentence of the same document with
+evidence of the expected kind (a successor, a reason) is quoted too, fetched from the index when it is not
+among the retrieved passages: in news and reports that is where the referent was introduced.
+
 It abstains when the best score is below ``Settings.abstain_threshold``, when a
 strict answer type occurs in no passage, or when a name or number of the question
 occurs nowhere in the retrieved passages and no sentence is very close to it.
@@ -37,7 +43,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import Stemmer
@@ -46,13 +52,14 @@ from assistant.answer_types import (
     STRICT_TYPES,
     AnswerType,
     asks_for_explanation,
+    cue_reference,
     expected_type,
     type_evidence,
     type_words,
 )
-from assistant.answerer import ABSTAIN_TEXT, final_answer, register_answerer
+from assistant.answerer import ABSTAIN_TEXT, Corpus, final_answer, register_answerer
 from assistant.config import Settings
-from assistant.types import Answer, Citation, Passage
+from assistant.types import Answer, Chunk, Citation, Passage
 from index.embeddings import Embedder
 from ingest.chunking import split_sentences
 
@@ -90,6 +97,15 @@ _MULTI_SOURCE = re.compile(
     r"\b(?:both|each|all|every|various|different)\s+(?:of\s+the\s+)?"
     r"(?:articles?|sources?|documents?|reports?|texts?|papers?|stories)\b|\baccording to (?:both|all)\b",
     re.IGNORECASE,
+)
+# words that end a demonstrative phrase ("this is", "this will"), and nouns that refer to the calendar ("this month")
+_PHRASE_END = frozenset(
+    """is are was were be been will would may might can could has have had do does did to of in on for with by from
+    that which who as at and or but not""".split()
+)
+_TIME_NOUNS = frozenset(
+    """time times day days week weeks month months year years quarter season spring summer autumn fall winter
+    morning afternoon evening night decade century era moment point stage""".split()
 )
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'-]*)+")
 _FINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
@@ -240,13 +256,79 @@ class _Features:
     abstain: str | None = None
 
 
+class _Quote(NamedTuple):
+    """A sentence chosen for the answer: ``chunk.text[start:end]``."""
+
+    chunk: Chunk
+    start: int
+    end: int
+    score: float
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text[self.start : self.end]
+
+    @property
+    def doc_start(self) -> int:
+        return self.chunk.start + self.start
+
+
+def _document_sentences(chunks: Sequence[Chunk]) -> list[_Quote]:
+    """The sentences of a document's chunks, each once (chunks overlap), in reading order."""
+    seen: dict[int, _Quote] = {}
+    for chunk in chunks:
+        for start, end in split_sentences(chunk.text):
+            seen.setdefault(chunk.start + start, _Quote(chunk, start, end, 0.0))
+    return [seen[k] for k in sorted(seen)]
+
+
+def _unexplained(phrase: str, before: set[str]) -> bool:
+    """Whether a demonstrative phrase ("this more aggressive interpretation") names nothing of ``before`` (the
+    stems of the document up to it): none of its content words occurs there. "this month" and the like aside."""
+    words: list[str] = []
+    for w in phrase.split()[1:]:
+        if w in _PHRASE_END:
+            break
+        words.append(w)
+    if not words or words[0] in _TIME_NOUNS:
+        return False
+    stems = set(_STEMMER.stemWords([w for w in words if w not in _STOPWORDS])) - _STOPWORD_STEMS
+    return bool(stems) and not stems & before
+
+
+def _antecedent(
+    quote: _Quote, phrase: str, sentences: list[_Quote], answer_type: AnswerType, exclude: set[str]
+) -> _Quote | None:
+    """The nearest earlier sentence with evidence of ``answer_type``, when ``phrase``, the demonstrative the
+    answer ``quote`` offers ("pivoted toward this ..."), names nothing its document said before it; else None."""
+    earlier = [s for s in sentences if s.doc_start + len(s.text) <= quote.doc_start]
+    before = {stem for s in earlier for stem in content_stems(s.text)}
+    if not _unexplained(phrase, before):
+        return None
+    for candidate in reversed(earlier):
+        text = candidate.text
+        if len(_words(text)) < 4 or _FINAL.search(text) is None:
+            continue
+        if type_evidence(text, answer_type, exclude) > 0:
+            return candidate
+    return None
+
+
 class ExtractiveAnswerer:
     """Selects 1..``answer_sentences`` quotable sentences and cites each one."""
 
     name = "extractive"
 
-    def __init__(self, settings: Settings, embedder: Embedder, *, tuning: ExtractiveTuning | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        *,
+        tuning: ExtractiveTuning | None = None,
+        corpus: Corpus | None = None,
+    ) -> None:
         self.embedder = embedder
+        self.corpus = corpus
         self.max_sentences = settings.answer_sentences
         self.threshold = settings.abstain_threshold
         self.tuning = tuning or ExtractiveTuning()
@@ -269,12 +351,16 @@ class ExtractiveAnswerer:
             yield ABSTAIN_TEXT
             yield Answer(question=question, answer=ABSTAIN_TEXT, abstained=True, passages=tuple(passages), meta=meta)
             return
-        chosen = self._select(units, features)
+        quotes = [
+            _Quote(units[i].passage.chunk, units[i].start, units[i].end, float(scores[i]))
+            for i in self._select(units, features)
+        ]
+        quotes = self._resolve(question, features, quotes, meta)
         citations: list[Citation] = []
         parts: list[str] = []
-        for n, i in enumerate(chosen, start=1):
-            unit = units[i]
-            chunk = unit.passage.chunk
+        for n, quote in enumerate(quotes, start=1):
+            chunk = quote.chunk
+            text = chunk.text[quote.start : quote.end]
             citations.append(
                 Citation(
                     n=n,
@@ -282,15 +368,15 @@ class ExtractiveAnswerer:
                     title=str(chunk.meta.get("title", "")),
                     source=str(chunk.meta.get("source", "")),
                     chunk_id=chunk.id,
-                    start=chunk.start + unit.start,
-                    end=chunk.start + unit.end,
-                    quote=unit.text,
-                    score=round(float(scores[i]), 4),
+                    start=chunk.start + quote.start,
+                    end=chunk.start + quote.end,
+                    quote=text,
+                    score=round(quote.score, 4),
                     page=chunk.meta.get("page"),
                     passage=chunk.text,
                 )
             )
-            piece = f"{' '.join(unit.text.split())} [{n}]"
+            piece = f"{' '.join(text.split())} [{n}]"
             parts.append(piece)
             yield piece if n == 1 else " " + piece
         yield Answer(
@@ -545,9 +631,35 @@ class ExtractiveAnswerer:
                 docs.add(doc)
                 if fits(i) and f.coverage[i] >= t.doc_coverage * f.coverage[top]:
                     add(i)
-        # documents in order of their best sentence; within a document, in reading order
-        doc_rank = {units[i].key[0]: r for r, i in reversed(list(enumerate(chosen)))}
-        return sorted(chosen, key=lambda i: (doc_rank[units[i].key[0]], units[i].key[1]))
+        return chosen
+
+    # ------------------------------------------------------------------ references
+
+    def _resolve(self, question: str, f: _Features, quotes: list[_Quote], meta: dict[str, Any]) -> list[_Quote]:
+        """Add the sentence an unexplained demonstrative of a quote refers to; put the quotes in order.
+
+        Documents come in the order of their best quote; within a document, quotes are in reading order.
+        """
+        if f.answer_type is not None and self.corpus is not None:
+            exclude = {w.lower() for w in _words(question)}
+            sentences: dict[str, list[_Quote]] = {}
+            for quote in list(quotes):
+                if len(quotes) >= self.max_sentences:
+                    break
+                phrase = cue_reference(quote.text, f.answer_type)
+                if phrase is None:
+                    continue
+                doc_id = quote.chunk.doc_id
+                if doc_id not in sentences:
+                    sentences[doc_id] = _document_sentences(self.corpus.chunks(doc_id))
+                found = _antecedent(quote, phrase, sentences[doc_id], f.answer_type, exclude)
+                if found is not None and all(q.doc_start != found.doc_start for q in quotes):
+                    quotes.append(found._replace(score=quote.score))
+                    meta.setdefault("references", []).append({"quote": quote.text, "refers_to": found.text})
+        doc_rank: dict[str, int] = {}
+        for quote in quotes:
+            doc_rank.setdefault(quote.chunk.doc_id, len(doc_rank))
+        return sorted(quotes, key=lambda q: (doc_rank[q.chunk.doc_id], q.doc_start))
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
@@ -562,6 +674,6 @@ class ExtractiveAnswerer:
 
 
 @register_answerer("extractive")
-def _extractive(settings: Settings, embedder: object) -> ExtractiveAnswerer:
+def _extractive(settings: Settings, embedder: object, corpus: Corpus | None = None) -> ExtractiveAnswerer:
     assert isinstance(embedder, Embedder)
-    return ExtractiveAnswerer(settings, embedder)
+    return ExtractiveAnswerer(settings, embedder, corpus=corpus)

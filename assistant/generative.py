@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import cast
 
-from assistant.answerer import final_answer, register_answerer
+from assistant.answerer import Corpus, final_answer, register_answerer
 from assistant.citations import ABSTAIN_TEXT, TextEmbedder, check_citations, strip_markers
 from assistant.config import Settings
 from assistant.llm import LLMClient, LLMUnavailable, Message, create_llm
@@ -211,7 +211,7 @@ def rewrite_question(question: str, history: Sequence[tuple[str, str]], llm: LLM
 
 
 @register_answerer("generative")
-def _generative(settings: Settings, embedder: object) -> GenerativeAnswerer:
+def _generative(settings: Settings, embedder: object, corpus: Corpus | None = None) -> GenerativeAnswerer:
     if not callable(getattr(embedder, "embed", None)):
         raise TypeError(f"the generative answerer needs an embedder with .embed(texts), not {embedder!r}")
     return GenerativeAnswerer(settings, cast(TextEmbedder, embedder))

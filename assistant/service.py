@@ -14,7 +14,7 @@ from tqdm import tqdm
 from assistant.answerer import Answerer, create_answerer, final_answer
 from assistant.config import Settings
 from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
-from assistant.types import Answer, Document, DocumentInfo, IngestReport, Passage
+from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport, Passage
 from index.catalog import Catalog, CatalogEntry
 from index.embeddings import Embedder
 from index.lexical import LexicalIndex
@@ -226,6 +226,10 @@ class Assistant:
             raise DocumentNotFound(f"no document with id {doc_id!r}")
         return doc
 
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        """The indexed chunks of a document in reading order (empty for an unknown id)."""
+        return self.vector.chunks(doc_id)
+
     def delete(self, doc_id: str) -> None:
         """Remove a document and its chunks from both indexes. Raises DocumentNotFound."""
         with self._write_lock:
@@ -266,7 +270,7 @@ class Assistant:
     def _answerer(self, name: str) -> Answerer:
         if name not in self._answerers:
             try:
-                self._answerers[name] = create_answerer(name, self.settings, self.embedder)
+                self._answerers[name] = create_answerer(name, self.settings, self.embedder, self)
             except ValueError as exc:
                 raise InvalidQuestion(str(exc)) from None
         return self._answerers[name]
