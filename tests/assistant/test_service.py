@@ -108,6 +108,19 @@ def test_delete_removes_from_both_indexes(make_assistant: MakeAssistant) -> None
         svc.document("nope")
 
 
+def test_chunks_of_a_document_tile_its_text_in_reading_order(demo_assistant: Assistant) -> None:
+    """What answerers see of a whole document (``Corpus.chunks``): every chunk, in order, verbatim."""
+    for info in demo_assistant.documents():
+        text = demo_assistant.document_text(info.id).text
+        chunks = demo_assistant.chunks(info.id)
+        assert len(chunks) == info.chunks > 1
+        assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+        assert chunks[0].start == 0 or not text[: chunks[0].start].strip()
+        assert all(text[c.start : c.end] == c.text and c.doc_id == info.id for c in chunks)
+        assert all(a.end >= b.start for a, b in zip(chunks, chunks[1:], strict=False))  # no gap: they overlap
+    assert demo_assistant.chunks("no-such-document") == []
+
+
 def test_diffusion_rule_answer_cites_both_articles(demo_assistant: Assistant) -> None:
     answer = demo_assistant.ask("What replaced the Diffusion Rule?")
     assert not answer.abstained
