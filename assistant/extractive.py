@@ -103,6 +103,8 @@ _PHRASE_END = frozenset(
     """is are was were be been will would may might can could has have had do does did to of in on for with by from
     that which who as at and or but not""".split()
 )
+# how many sentences back the referent of a demonstrative is looked for (a news story's lead is well within)
+_LOOKBACK = 25
 _TIME_NOUNS = frozenset(
     """time times day days week weeks month months year years quarter season spring summer autumn fall winter
     morning afternoon evening night decade century era moment point stage""".split()
@@ -305,7 +307,7 @@ def _antecedent(
     before = {stem for s in earlier for stem in content_stems(s.text)}
     if not _unexplained(phrase, before):
         return None
-    for candidate in reversed(earlier):
+    for candidate in reversed(earlier[-_LOOKBACK:]):
         text = candidate.text
         if len(_words(text)) < 4 or _FINAL.search(text) is None:
             continue

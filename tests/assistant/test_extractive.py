@@ -260,6 +260,24 @@ def test_successor_named_only_by_a_demonstrative_is_resolved_from_the_document(
     assert "references" not in alone.meta
 
 
+@pytest.mark.parametrize(("filler", "resolved"), [(10, True), (30, False)])
+def test_a_referent_is_looked_for_only_in_the_sentences_shortly_before(
+    embedder: Embedder, tmp_path: Path, filler: int, resolved: bool
+) -> None:
+    """The "new congestion charge" lead, ``filler`` + 4 sentences before "this stricter approach": near enough
+    to be its referent at 10, too far at 30."""
+    text = " ".join(f"Shop number {k} on the high street reported its weekly takings." for k in range(filler))
+    doc = _document(f"filler{filler}", CHARGE.text.replace("Cycling lanes", f"{text} Cycling lanes"))
+    answerer = ExtractiveAnswerer(get_settings(data_dir=tmp_path), embedder, corpus=_Corpus(doc))
+    retrieved = [p for p in _passages(doc, chunk_sentences=4) if "this stricter approach" in p.chunk.text]
+    answer = answerer.answer("What replaced the Green Parking Scheme?", retrieved)
+    quotes = [c.quote for c in answer.citations]
+    assert any(q.startswith("After scrapping the Green Parking Scheme") for q in quotes)
+    assert quotes[0].startswith("The transport board has adopted") is resolved
+    assert ("references" in answer.meta) is resolved
+    _check_verbatim(answer, {doc.id: doc})
+
+
 def test_explained_demonstratives_and_other_answer_types_fetch_nothing(embedder: Embedder, tmp_path: Path) -> None:
     corpus = _Corpus(CHARGE, SCHEME)
     answerer = ExtractiveAnswerer(get_settings(data_dir=tmp_path), embedder, corpus=corpus)
