@@ -87,10 +87,14 @@ def _format_answer(answer: Answer) -> str:
             lines.append(f"  ({i}) {title} [{p.score:.2f}]: {snippet}…")
         return "\n".join(lines)
     lines.append("Sources:")
+    referents = answer.referents()
     for c in answer.citations:
         where = Path(c.source).name + (f", p. {c.page}" if c.page else "")
         lines.append(f"  [{c.n}] {c.title} ({where}, chars {c.start}-{c.end}, score {c.score:.2f})")
         lines.append(f"      “{' '.join(c.quote.split())}”")
+        if c.n in referents:
+            citing, phrase = referents[c.n]
+            lines.append(f"      (what [{citing}] calls “{phrase}”)")
     return "\n".join(lines)
 
 

@@ -641,7 +641,10 @@ class ExtractiveAnswerer:
         """Add the sentence an unexplained demonstrative of a quote refers to; put the quotes in order.
 
         Documents come in the order of their best quote; within a document, quotes are in reading order.
+        ``meta["references"]`` records each addition by citation number: ``{"citation": 2, "refers_to": 1,
+        "phrase": "this more aggressive interpretation"}``.
         """
+        links: list[tuple[_Quote, _Quote, str]] = []
         if f.answer_type is not None and self.corpus is not None:
             exclude = {w.lower() for w in _words(question)}
             sentences: dict[str, list[_Quote]] = {}
@@ -656,12 +659,19 @@ class ExtractiveAnswerer:
                     sentences[doc_id] = _document_sentences(self.corpus.chunks(doc_id))
                 found = _antecedent(quote, phrase, sentences[doc_id], f.answer_type, exclude)
                 if found is not None and all(q.doc_start != found.doc_start for q in quotes):
-                    quotes.append(found._replace(score=quote.score))
-                    meta.setdefault("references", []).append({"quote": quote.text, "refers_to": found.text})
+                    found = found._replace(score=quote.score)
+                    quotes.append(found)
+                    links.append((quote, found, phrase))
         doc_rank: dict[str, int] = {}
         for quote in quotes:
             doc_rank.setdefault(quote.chunk.doc_id, len(doc_rank))
-        return sorted(quotes, key=lambda q: (doc_rank[q.chunk.doc_id], q.doc_start))
+        ordered = sorted(quotes, key=lambda q: (doc_rank[q.chunk.doc_id], q.doc_start))
+        if links:
+            n = {id(q): k for k, q in enumerate(ordered, start=1)}
+            meta["references"] = [
+                {"citation": n[id(q)], "refers_to": n[id(a)], "phrase": phrase} for q, a, phrase in links
+            ]
+        return ordered
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]

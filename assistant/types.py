@@ -94,6 +94,17 @@ class Answer(_Frozen):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
 
+    def referents(self) -> dict[int, tuple[int, str]]:
+        """Citations quoted because another one refers to them: ``{n: (citing n, phrase)}``.
+
+        From ``meta["references"]`` (``{"citation": 2, "refers_to": 1, "phrase": "this ..."}`` items): [1] is
+        what [2] calls "this ...".
+        """
+        out: dict[int, tuple[int, str]] = {}
+        for ref in self.meta.get("references", ()):
+            out[int(ref["refers_to"])] = (int(ref["citation"]), str(ref["phrase"]))
+        return out
+
 
 class IngestReport(_Frozen):
     """The outcome of one ingest call: what was added, replaced, skipped, failed."""

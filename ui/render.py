@@ -97,7 +97,14 @@ def _where(source: str, page: int | None) -> str:
     return name + (f", p. {page}" if page else "")
 
 
-def render_citation(c: Citation, turn: int) -> str:
+def render_citation(c: Citation, turn: int, referent: tuple[int, str] | None = None) -> str:
+    """One source card; ``referent`` = (n, phrase) when citation [n] calls this quote "phrase"."""
+    note = (
+        f'<div class="source-note">What <a href="#{cite_id(turn, referent[0])}">[{referent[0]}]</a> calls '
+        f"“{escape(referent[1])}”</div>"
+        if referent
+        else ""
+    )
     return (
         f'<article class="source-card" id="{cite_id(turn, c.n)}" data-cite="{c.n}">'
         f'<header><span class="cite-badge">[{c.n}]</span> '
@@ -106,7 +113,7 @@ def render_citation(c: Citation, turn: int) -> str:
         f"{escape(_where(c.source, c.page))}</span> · "
         f'<span class="source-score">score {c.score:.2f}</span></div>'
         f'<blockquote class="source-passage">{highlight(c.passage or c.quote, c.quote)}</blockquote>'
-        "</article>"
+        f"{note}</article>"
     )
 
 
@@ -133,7 +140,8 @@ def render_sources(answer: Answer, turn: int) -> str:
         cards = "".join(render_nearest(p, i) for i, p in enumerate(answer.passages[:3], start=1))
         body = f'<p class="nearest-head">{NOT_FOUND}. Nearest passages:</p>{cards or "<p>(none)</p>"}'
         return f'<section class="turn abstained" data-turn="{turn}">{head}{body}</section>'
-    cards = "".join(render_citation(c, turn) for c in answer.citations)
+    referents = answer.referents()
+    cards = "".join(render_citation(c, turn, referents.get(c.n)) for c in answer.citations)
     return f'<section class="turn" data-turn="{turn}">{head}{cards}</section>'
 
 

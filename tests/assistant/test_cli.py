@@ -47,8 +47,11 @@ def test_ask_human_readable(indexed: Path) -> None:
     result = run(indexed, "ask", "What replaced the Diffusion Rule?")
     assert result.returncode == 0, result.stderr
     answer, _, sources = result.stdout.partition("Sources:")
-    assert "[1]" in answer and "Diffusion Rule" in answer
+    assert "[1]" in answer and "Diffusion Rule" in answer and "Ascend" in answer
     assert "[1]" in sources and "“" in sources
+    # the lead sentence is listed with the phrase of the sentence that refers to it
+    lead = sources.index("issued new guidance declaring")
+    assert sources.index("(what [2] calls “this more aggressive interpretation”)") > lead
 
 
 def test_ask_json_and_stdin_batch(indexed: Path) -> None:

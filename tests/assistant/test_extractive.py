@@ -252,7 +252,7 @@ def test_successor_named_only_by_a_demonstrative_is_resolved_from_the_document(
     assert quotes[0].startswith("The transport board has adopted a new congestion charge")
     assert quotes[1].startswith("After scrapping the Green Parking Scheme")
     assert answer.citations[0].chunk_id == f"{CHARGE.id}:0000"
-    assert answer.meta["references"] == [{"quote": quotes[1], "refers_to": quotes[0]}]
+    assert answer.meta["references"] == [{"citation": 2, "refers_to": 1, "phrase": "this stricter approach"}]
     _check_verbatim(answer, {CHARGE.id: CHARGE})
     # without access to the documents the answer stays within the retrieved passages
     alone = answerer.answer("What replaced the Green Parking Scheme?", retrieved)
@@ -441,7 +441,10 @@ def test_diffusion_rule_answer_names_the_successor_from_both_articles(demo_assis
     ]
     assert "Ascend" in cgtn[0].quote and cgtn[0].start < cgtn[1].start
     assert cgtn[0].chunk_id not in {p.chunk.id for p in answer.passages}
-    assert answer.meta["references"] == [{"quote": cgtn[1].quote, "refers_to": cgtn[0].quote}]
+    numbers = [c.n for c in cgtn]
+    assert answer.meta["references"] == [
+        {"citation": numbers[1], "refers_to": numbers[0], "phrase": "this more aggressive interpretation"}
+    ]
     _check_verbatim(answer, _demo_docs(demo_assistant))
 
 

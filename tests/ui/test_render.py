@@ -92,3 +92,16 @@ def test_panel_lists_newest_first() -> None:
     assert render_panel([]) == EMPTY_PANEL
     panel = render_panel(["<section>one</section>", "<section>two</section>"])
     assert panel.index("two") < panel.index("one")
+
+
+def test_a_quote_another_one_refers_to_says_so_on_its_card() -> None:
+    answer = _answer(
+        citations=(_citation(1), _citation(2, quote="Instead, the revised policy targets Huawei.")),
+        meta={"references": [{"citation": 2, "refers_to": 1, "phrase": "this <bold> approach"}]},
+    )
+    assert answer.referents() == {1: (2, "this <bold> approach")}
+    panel = render_sources(answer, turn=3)
+    first, second = panel.split('id="cite-3-2"')
+    assert 'What <a href="#cite-3-2">[2]</a> calls “this &lt;bold&gt; approach”' in first
+    assert "source-note" not in second
+    assert "source-note" not in render_sources(_answer(), turn=3)
