@@ -10,7 +10,7 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
@@ -190,6 +190,8 @@ class EvalQuestion(_Frozen):
     key_facts: tuple[str, ...] = ()
     gold: tuple[GoldQuote, ...] = ()
     tags: tuple[str, ...] = ()
+    # "tune": weights and rules were fitted on it; "heldout": kept aside to estimate the error on new questions
+    split: Literal["tune", "heldout"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalQuestion:

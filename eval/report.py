@@ -45,6 +45,15 @@ class EvalReport(BaseModel):
             lines += [", ".join(f"{k}: {v}" for k, v in context.items()), ""]
         lines += ["| metric | value |", "| --- | --- |"]
         lines += [f"| {name} | {format_value(name, value)} |" for name, value in self.metrics.items()]
+        by_split = self.meta.get("by_split")
+        if isinstance(by_split, dict) and by_split:
+            names = list(by_split)
+            lines += ["", "| metric (by split) | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+            for metric in by_split[names[0]]:
+                cells = [
+                    format_value(metric, float(by_split[n][metric])) if metric in by_split[n] else "" for n in names
+                ]
+                lines.append(f"| {metric} | " + " | ".join(cells) + " |")
         by_tag = self.meta.get("by_tag")
         if isinstance(by_tag, dict) and by_tag:
             columns = sorted({c for stats in by_tag.values() for c in stats})

@@ -100,6 +100,7 @@ def _score_question(q: EvalQuestion, answer: Answer, top_k: int) -> dict[str, An
         "abstained": answer.abstained,
         "answer": answer.answer,
         "tags": list(q.tags),
+        "split": q.split,
         "cited": [f"{Path(c.source).name}: {c.quote}" for c in answer.citations],
     }
     problems: list[str] = []
@@ -158,6 +159,32 @@ def _by_tag(rows: Sequence[dict[str, Any]], top_k: int) -> dict[str, dict[str, f
     return out
 
 
+def _quality_metrics(rows: Sequence[dict[str, Any]], top_k: int) -> dict[str, float]:
+    """Retrieval, answer, citation and abstention metrics over scored rows (answers and citations over the
+    answerable questions, citation precision over the answered ones, abstention over all)."""
+    answerable = [r for r in rows if r["answerable"]]
+    answered = [r for r in answerable if not r["abstained"]]
+    a_precision, a_recall = abstention_precision_recall(
+        [r["abstained"] for r in rows], [not r["answerable"] for r in rows]
+    )
+    metrics: dict[str, float] = {}
+    if answerable:
+        metrics |= {
+            **{f"hit@{k}": mean([float(r["rr"] >= 1 / k) for r in answerable]) for k in (1, 3) if k < top_k},
+            f"hit@{top_k}": mean([r["hit"] for r in answerable]),
+            f"recall@{top_k}": mean([r["recall"] for r in answerable]),
+            f"mrr@{top_k}": mean([r["rr"] for r in answerable]),
+            "key_fact_coverage": mean([r["key_fact_coverage"] for r in answerable]),
+            "token_f1": mean([r["token_f1"] for r in answerable]),
+            "citation_precision": mean([r["citation_precision"] for r in answered]),
+            "citation_recall": mean([r["citation_recall"] for r in answerable]),
+            "citation_precision_passage": mean([r["citation_precision_passage"] for r in answered]),
+            "citation_recall_passage": mean([r["citation_recall_passage"] for r in answerable]),
+            "answer_rate": len(answered) / len(answerable),
+        }
+    return metrics | {"abstention_precision": a_precision, "abstention_recall": a_recall}
+
+
 def run_eval_set(
     assistant: Asker,
     questions: Sequence[EvalQuestion],
@@ -190,38 +217,22 @@ def run_eval_set(
         row["latency_ms"] = round(latency, 1)
         rows.append(row)
 
-    answerable = [r for r in rows if r["answerable"]]
-    answered = [r for r in answerable if not r["abstained"]]
-    a_precision, a_recall = abstention_precision_recall(
-        [r["abstained"] for r in rows], [not r["answerable"] for r in rows]
-    )
-    metrics: dict[str, float] = {}
-    if answerable:
-        metrics |= {
-            **{f"hit@{k}": mean([float(r["rr"] >= 1 / k) for r in answerable]) for k in (1, 3) if k < top_k},
-            f"hit@{top_k}": mean([r["hit"] for r in answerable]),
-            f"recall@{top_k}": mean([r["recall"] for r in answerable]),
-            f"mrr@{top_k}": mean([r["rr"] for r in answerable]),
-            "key_fact_coverage": mean([r["key_fact_coverage"] for r in answerable]),
-            "token_f1": mean([r["token_f1"] for r in answerable]),
-            "citation_precision": mean([r["citation_precision"] for r in answered]),
-            "citation_recall": mean([r["citation_recall"] for r in answerable]),
-            "citation_precision_passage": mean([r["citation_precision_passage"] for r in answered]),
-            "citation_recall_passage": mean([r["citation_recall_passage"] for r in answerable]),
-            "answer_rate": len(answered) / len(answerable),
-        }
-    metrics |= {"abstention_precision": a_precision, "abstention_recall": a_recall}
+    metrics = _quality_metrics(rows, top_k)
     if supported:
         metrics["citations_supported"] = mean(supported)
     metrics |= _latency_metrics(latencies, "latency") | _latency_metrics(retrieve_ms, "retrieval")
+    answerable = sum(1 for r in rows if r["answerable"])
     meta: dict[str, Any] = {
         "questions": len(rows),
-        "answerable": len(answerable),
-        "unanswerable": len(rows) - len(answerable),
+        "answerable": answerable,
+        "unanswerable": len(rows) - answerable,
         "top_k": top_k,
         "mode": mode or "default",
         "by_tag": _by_tag(rows, top_k),
     }
+    splits = sorted({str(r["split"]) for r in rows if r["split"]})
+    if splits:
+        meta["by_split"] = {s: _quality_metrics([r for r in rows if r["split"] == s], top_k) for s in splits}
     return EvalReport(name=name, kind="eval_set", metrics=metrics, meta=meta, rows=rows)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -61,8 +62,17 @@ def test_size_and_mix(questions: list[EvalQuestion]) -> None:
 def test_file_is_the_documented_schema() -> None:
     for line in DEMO_SET.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        assert set(row) == {"id", "question", "answerable", "reference", "key_facts", "gold", "tags"}
+        assert set(row) == {"id", "question", "answerable", "reference", "key_facts", "gold", "tags", "split"}
         assert all(set(g) == {"source", "quote"} for g in row["gold"])
+
+
+def test_splits_are_the_halves_by_id_hash(questions: list[EvalQuestion]) -> None:
+    """The tuning and held-out halves are fixed by the id, so a new question cannot be placed by hand."""
+    for q in questions:
+        assert q.split == ("tune" if int(hashlib.sha1(q.id.encode()).hexdigest(), 16) % 2 == 0 else "heldout")
+    for split in ("tune", "heldout"):
+        group = [q for q in questions if q.split == split]
+        assert len(group) >= 25 and sum(not q.answerable for q in group) >= 5
 
 
 def test_gold_quotes_occur_verbatim_in_their_files(questions: list[EvalQuestion], texts: dict[str, str]) -> None:

@@ -103,6 +103,36 @@ def test_run_eval_set_metrics_by_hand(fake: FakeAssistant) -> None:
     assert any("Ascend 910D" in p for p in rows["q5"]["problems"])
     assert report.meta["questions"] == 5 and report.meta["answerable"] == 3
     assert report.meta["by_tag"]["unanswerable"]["abstained_unanswerable"] == pytest.approx(1 / 2)
+    assert "by_split" not in report.meta  # no question says which split it is in
+
+
+def test_metrics_per_split(fake: FakeAssistant) -> None:
+    """Every quality metric is also given per split: here a perfect tuning half and a failing held-out half."""
+    questions = [
+        _q("q1", True, [(TLG, T6)], ("Huawei",)).model_copy(update={"split": "tune"}),
+        _q("q3", False).model_copy(update={"split": "tune"}),
+        _q("q2", True, [(CGTN, MINISTRY)], ("Foreign Ministry",)).model_copy(update={"split": "heldout"}),
+        _q("q4", False).model_copy(update={"split": "heldout"}),
+        _q("q5", True, [(CGTN, C910)], ("Ascend 910D",)),  # in no split: counted only overall
+    ]
+    fake.scripts = {
+        "question q1": Script(passages=[T6], cite=[T6]),
+        "question q3": Script(passages=[TRUMP], abstain=True),
+        "question q2": Script(passages=[TRUMP], cite=[TRUMP]),
+        "question q4": Script(passages=[TRUMP], cite=[TRUMP]),
+        "question q5": Script(passages=[C910], cite=[C910]),
+    }
+    report = run_eval_set(fake, questions, top_k=5, name="split")
+    tune, heldout = report.meta["by_split"]["tune"], report.meta["by_split"]["heldout"]
+    assert set(report.meta["by_split"]) == {"tune", "heldout"}
+    assert tune["hit@5"] == tune["key_fact_coverage"] == tune["citation_precision"] == 1.0
+    assert tune["abstention_recall"] == 1.0
+    assert heldout["hit@5"] == heldout["key_fact_coverage"] == heldout["citation_precision"] == 0.0
+    assert heldout["abstention_recall"] == 0.0
+    assert report.metrics["key_fact_coverage"] == pytest.approx(2 / 3)
+    markdown = report.to_markdown()
+    assert "| metric (by split) | heldout | tune |" in markdown
+    assert "| key_fact_coverage | 0.000 | 1.000 |" in markdown
 
 
 def test_passage_from_another_file_is_not_a_hit(fake: FakeAssistant) -> None:
