@@ -99,12 +99,7 @@ def _where(source: str, page: int | None) -> str:
 
 def render_citation(c: Citation, turn: int, referent: tuple[int, str] | None = None) -> str:
     """One source card; ``referent`` = (n, phrase) when citation [n] calls this quote "phrase"."""
-    note = (
-        f'<div class="source-note">What <a href="#{cite_id(turn, referent[0])}">[{referent[0]}]</a> calls '
-        f"“{escape(referent[1])}”</div>"
-        if referent
-        else ""
-    )
+    note = f'<p class="source-note">What [{referent[0]}] calls “{escape(referent[1])}”</p>' if referent else ""
     return (
         f'<article class="source-card" id="{cite_id(turn, c.n)}" data-cite="{c.n}">'
         f'<header><span class="cite-badge">[{c.n}]</span> '
