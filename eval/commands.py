@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eval.datasets import load_eval_set
-from eval.gate import check_thresholds, load_thresholds
+from eval.gate import report_failures
 from eval.report import EvalReport
 from eval.runner import run_beir, run_eval_set, run_llama_dataset
 
@@ -82,5 +82,4 @@ def run_eval_command(args: argparse.Namespace) -> tuple[EvalReport, list[str]]:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{report.name}.json").write_text(report.to_json() + "\n", encoding="utf-8")
     (out / f"{report.name}.md").write_text(report.to_markdown(), encoding="utf-8")
-    failures = check_thresholds(report.metrics, load_thresholds(report.name))
-    return report, failures
+    return report, report_failures(report.name, report.metrics, report.meta)

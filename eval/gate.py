@@ -65,3 +65,17 @@ def check_thresholds(metrics: Mapping[str, float], thresholds: Mapping[str, obje
         if high is not None and value > high:
             failures.append(f"{name} = {value:.4f} is above the maximum {high:.4f}")
     return failures
+
+
+def report_failures(
+    name: str, metrics: Mapping[str, float], meta: Mapping[str, object], path: Path = THRESHOLDS_FILE
+) -> list[str]:
+    """Gate failures of a report: its metrics against section ``name``, and each split's metrics
+    (``meta["by_split"]``) against section ``name.split`` when there is one (e.g. ``demo.heldout``)."""
+    failures = check_thresholds(metrics, load_thresholds(name, path))
+    by_split = meta.get("by_split")
+    if isinstance(by_split, Mapping):
+        for split, split_metrics in by_split.items():
+            thresholds = load_thresholds(f"{name}.{split}", path)
+            failures += [f"{split} split: {f}" for f in check_thresholds(split_metrics, thresholds)]
+    return failures

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +12,7 @@ from assistant.service import Assistant
 from assistant.types import Passage
 from eval.commands import DEMO_SET
 from eval.datasets import load_eval_set
-from eval.gate import check_thresholds, load_thresholds
+from eval.gate import load_thresholds, report_failures
 from eval.runner import run_eval_set
 
 
@@ -21,7 +23,8 @@ def questions():  # type: ignore[no-untyped-def]
 
 def test_demo_eval_meets_the_gate(demo_assistant: Assistant, questions) -> None:  # type: ignore[no-untyped-def]
     report = run_eval_set(demo_assistant, questions, top_k=5, name="demo")
-    failures = check_thresholds(report.metrics, load_thresholds("demo"))
+    assert load_thresholds("demo.heldout"), "the held-out half has its own floor"
+    failures = report_failures("demo", report.metrics, report.meta)
     assert failures == [], "\n".join(failures) + "\n" + report.to_markdown()
 
 
@@ -39,5 +42,19 @@ def test_a_broken_retriever_fails_the_gate(
 
     monkeypatch.setattr(demo_assistant.retriever, "retrieve", worst_first)
     report = run_eval_set(demo_assistant, questions, top_k=5, name="demo")
-    failures = check_thresholds(report.metrics, load_thresholds("demo"))
+    failures = report_failures("demo", report.metrics, report.meta)
     assert any(f.startswith("hit@") or f.startswith("mrr@") for f in failures), failures
+    assert any(f.startswith("heldout split: hit@") for f in failures), failures
+
+
+def test_each_split_is_held_to_its_own_section(tmp_path: Path) -> None:
+    path = tmp_path / "thresholds.json"
+    path.write_text(json.dumps({"demo": {"hit@3": 0.5}, "demo.heldout": {"hit@3": 0.9}}), encoding="utf-8")
+    meta = {"by_split": {"tune": {"hit@3": 0.95}, "heldout": {"hit@3": 0.85}}}
+    assert report_failures("demo", {"hit@3": 0.9}, meta, path) == [
+        "heldout split: hit@3 = 0.8500 is below the minimum 0.9000"
+    ]
+    assert report_failures("demo", {"hit@3": 0.9}, {}, path) == []  # a report without splits
+    assert report_failures("demo", {"hit@3": 0.4}, meta | {"by_split": {}}, path) == [
+        "hit@3 = 0.4000 is below the minimum 0.5000"
+    ]
