@@ -18,7 +18,7 @@ from assistant.answer_types import (
     type_words,
 )
 from assistant.config import get_settings
-from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, content_stems
+from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, _as_statement, content_stems
 from assistant.service import Assistant
 from assistant.types import Answer, Chunk, Document, Passage
 from index.embeddings import Embedder
@@ -287,6 +287,22 @@ def test_explained_demonstratives_and_other_answer_types_fetch_nothing(embedder:
     # a date question does not look for a referent
     answer = answerer.answer("When did the city introduce the scheme?", _passages(SCHEME, chunk_sentences=5))
     assert "references" not in answer.meta and corpus.calls == []
+
+
+@pytest.mark.parametrize(
+    ("question", "statement"),
+    [
+        ("When did the city introduce the scheme?", "the city introduce the scheme"),
+        ("What might the restrictions end up reinforcing in China?", "the restrictions end up reinforcing in China"),
+        ("According to the mayor, what will the charge do?", "the charge do"),
+        ("Which company has made the chips", "made the chips"),
+        ("why did officials drop the rule", "officials drop the rule"),
+        ("Is there any easing of trade tensions?", "Is there any easing of trade tensions"),  # yes/no: kept
+        ("congestion charge start date", "congestion charge start date"),  # keywords: kept
+    ],
+)
+def test_question_as_statement(question: str, statement: str) -> None:
+    assert _as_statement(question) == statement
 
 
 @pytest.mark.parametrize(
