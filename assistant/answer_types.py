@@ -17,6 +17,7 @@ from enum import StrEnum
 __all__ = [
     "STRICT_TYPES",
     "AnswerType",
+    "as_statement",
     "asks_for_explanation",
     "cue_reference",
     "expected_type",
@@ -388,3 +389,15 @@ def cue_reference(sentence: str, answer_type: AnswerType) -> str | None:
             if after is not None:
                 return after.group(1).strip()
     return None
+
+
+_WH_AUX = re.compile(
+    r"^\s*(?:according to [^,]+,\s*)?(?:what|when|where|who|whom|whose|why|how|which)(?:\s+\w+){0,2}?\s+"
+    r"(?:did|does|do|is|are|was|were|will|would|can|could|has|have|had|might|may|should)\s+",
+    re.IGNORECASE,
+)
+
+
+def as_statement(question: str) -> str:
+    """The question without its question word and auxiliary ("When did X announce Y?" -> "X announce Y")."""
+    return _WH_AUX.sub("", question).rstrip(" ?")

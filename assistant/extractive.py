@@ -52,6 +52,7 @@ import Stemmer
 from assistant.answer_types import (
     STRICT_TYPES,
     AnswerType,
+    as_statement,
     asks_for_explanation,
     cue_reference,
     expected_type,
@@ -147,18 +148,6 @@ class ExtractiveTuning:
     # Scores are scaled so that the default ``abstain_threshold`` (0.35) is the operating point tuned
     # on the demo set (0.27 before scaling).
     calibration: float = 0.35 / 0.27
-
-
-_WH_AUX = re.compile(
-    r"^\s*(?:according to [^,]+,\s*)?(?:what|when|where|who|whom|whose|why|how|which)(?:\s+\w+){0,2}?\s+"
-    r"(?:did|does|do|is|are|was|were|will|would|can|could|has|have|had|might|may|should)\s+",
-    re.IGNORECASE,
-)
-
-
-def _as_statement(question: str) -> str:
-    """The question without its question word and auxiliary ("When did X announce Y?" -> "X announce Y")."""
-    return _WH_AUX.sub("", question).rstrip(" ?")
 
 
 def _words(text: str) -> list[str]:
@@ -377,8 +366,7 @@ class ExtractiveAnswerer:
         citations: list[Citation] = []
         parts: list[str] = []
         for n, quote in enumerate(quotes, start=1):
-            chunk = quote.chunk
-            text = chunk.text[quote.start : quote.end]
+            chunk, text = quote.chunk, quote.text
             citations.append(
                 Citation(
                     n=n,
@@ -543,7 +531,7 @@ class ExtractiveAnswerer:
         vectors = self._embed([u.text for u in units])
         query = self.embedder.embed_query(question)
         if t.w_statement > 0:
-            statement = _as_statement(question)
+            statement = as_statement(question)
             if statement != question and len(statement.split()) >= 2:
                 query = (1 - t.w_statement) * query + t.w_statement * self.embedder.embed_query(statement)
                 query = query / np.linalg.norm(query)

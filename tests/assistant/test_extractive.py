@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from assistant.answer_types import (
     AnswerType,
+    as_statement,
     asks_for_explanation,
     cue_reference,
     expected_type,
@@ -18,7 +19,7 @@ from assistant.answer_types import (
     type_words,
 )
 from assistant.config import get_settings
-from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, _as_statement, content_stems
+from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, content_stems
 from assistant.service import Assistant
 from assistant.types import Answer, Chunk, Document, Passage
 from index.embeddings import Embedder
@@ -302,7 +303,7 @@ def test_explained_demonstratives_and_other_answer_types_fetch_nothing(embedder:
     ],
 )
 def test_question_as_statement(question: str, statement: str) -> None:
-    assert _as_statement(question) == statement
+    assert as_statement(question) == statement
 
 
 @pytest.mark.parametrize(
