@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from assistant.answer_types import (
@@ -215,14 +215,15 @@ CHARGE = _document(
 class _Corpus:
     """The index's view of documents (``Assistant.chunks``): every chunk of a document, in reading order."""
 
-    def __init__(self, *docs: Document) -> None:
+    def __init__(self, *docs: Document, chunk_sentences: int = 4) -> None:
         self.docs = {d.id: d for d in docs}
+        self.chunk_sentences = chunk_sentences
         self.calls: list[str] = []
 
     def chunks(self, doc_id: str) -> list[Chunk]:
         self.calls.append(doc_id)
         doc = self.docs.get(doc_id)
-        return [p.chunk for p in _passages(doc, chunk_sentences=4)] if doc else []
+        return [p.chunk for p in _passages(doc, chunk_sentences=self.chunk_sentences)] if doc else []
 
 
 @pytest.fixture(scope="module")
@@ -419,14 +420,35 @@ _WORDS_POOL = (
     enders=st.sampled_from([". ", "? ", "! ", "\n", " "]),
     question=st.lists(st.sampled_from(_WORDS_POOL), min_size=0, max_size=8).map(" ".join),
     chunk_sentences=st.integers(min_value=1, max_value=4),
+    retrieved=st.integers(min_value=1, max_value=4),
+    with_corpus=st.booleans(),
+    referring=st.booleans(),
 )
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_text_and_question_give_an_answer_or_an_abstention_with_verbatim_citations(
-    answerer: ExtractiveAnswerer, paragraphs: list[list[list[str]]], enders: str, question: str, chunk_sentences: int
+    embedder: Embedder,
+    tmp_path: Path,
+    paragraphs: list[list[list[str]]],
+    enders: str,
+    question: str,
+    chunk_sentences: int,
+    retrieved: int,
+    with_corpus: bool,
+    referring: bool,
 ) -> None:
+    """With or without the whole document at hand (references resolved from chunks that were not retrieved);
+    ``referring`` frames the random text with a successor given only as "this ..." and a question about it."""
     text = "\n\n".join(enders.join(" ".join(words) for words in sentences) for sentences in paragraphs).strip()
+    if referring:
+        text = f"The council adopted a new toll for the bridge. {text}\n\nAfter dropping the old parking scheme, "
+        text += "the council has now turned to this stricter approach."
+        question = "What replaced the old parking scheme?"
     doc = _document("prop", text or "empty")
-    answer = answerer.answer(question, _passages(doc, chunk_sentences=chunk_sentences))
+    corpus = _Corpus(doc, chunk_sentences=chunk_sentences) if with_corpus else None
+    answerer = ExtractiveAnswerer(get_settings(data_dir=tmp_path), embedder, corpus=corpus)
+    passages = _passages(doc, chunk_sentences=chunk_sentences)
+    answer = answerer.answer(question, passages[-retrieved:])
+    event("reference resolved" if answer.meta.get("references") else "no reference")
     if answer.abstained:
         assert answer.citations == () and answer.answer == ABSTAIN_TEXT
     else:
