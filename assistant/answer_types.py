@@ -369,6 +369,30 @@ def type_evidence(sentence: str, answer_type: AnswerType, exclude: Collection[st
 
 # a demonstrative phrase right after a cue: "pivoted toward this more aggressive interpretation", "because of these"
 _AFTER_CUE = re.compile(r"\W+(?:[a-z]+\s+){0,2}?([Tt]h(?:is|ese)\s+(?:[a-z][a-z’'-]*\s*){1,3})")
+# words that end a demonstrative phrase ("this is", "these will")
+_PHRASE_END = frozenset(
+    """is are was were be been will would may might can could has have had do does did to of in on for with by from
+    that which who as at and or but not""".split()
+)
+# "this month", "this spring": a demonstrative that points at the calendar, not at something named before
+_CALENDAR_NOUNS = _TIME_NOUNS | frozenset(
+    """times quarter season spring summer autumn fall winter morning afternoon evening night decade century era
+    moment point stage""".split()
+)
+
+
+def _demonstrative(phrase: str) -> str | None:
+    """``phrase`` up to the first word that ends it ("these rules were" -> "these rules"); None for a calendar
+    phrase or a bare demonstrative."""
+    head, *rest = phrase.split()
+    words: list[str] = []
+    for w in rest:
+        if w in _PHRASE_END:
+            break
+        words.append(w)
+    if not words or words[0] in _CALENDAR_NOUNS:
+        return None
+    return " ".join([head, *words])
 
 
 def cue_reference(sentence: str, answer_type: AnswerType) -> str | None:
@@ -376,6 +400,7 @@ def cue_reference(sentence: str, answer_type: AnswerType) -> str | None:
 
     "After walking back the rule, the U.S. has now pivoted toward this more aggressive interpretation": the
     successor the sentence offers is "this more aggressive interpretation", named somewhere before it.
+    "this month" and the like point at the calendar and do not count.
     """
     if answer_type == AnswerType.REASON:
         cues = _REASON_CUES
@@ -387,7 +412,7 @@ def cue_reference(sentence: str, answer_type: AnswerType) -> str | None:
         for m in pattern.finditer(sentence):
             after = _AFTER_CUE.match(sentence, m.end())
             if after is not None:
-                return after.group(1).strip()
+                return _demonstrative(after.group(1))
     return None
 
 

@@ -100,17 +100,8 @@ _MULTI_SOURCE = re.compile(
     r"(?:articles?|sources?|documents?|reports?|texts?|papers?|stories)\b|\baccording to (?:both|all)\b",
     re.IGNORECASE,
 )
-# words that end a demonstrative phrase ("this is", "this will"), and nouns that refer to the calendar ("this month")
-_PHRASE_END = frozenset(
-    """is are was were be been will would may might can could has have had do does did to of in on for with by from
-    that which who as at and or but not""".split()
-)
 # how many sentences back the referent of a demonstrative is looked for (a news story's lead is well within)
 _LOOKBACK = 25
-_TIME_NOUNS = frozenset(
-    """time times day days week weeks month months year years quarter season spring summer autumn fall winter
-    morning afternoon evening night decade century era moment point stage""".split()
-)
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'-]*)+")
 _FINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
 _CACHE_SIZE = 20_000
@@ -289,28 +280,15 @@ def _document_sentences(chunks: Sequence[Chunk]) -> list[_Quote]:
     return [seen[k] for k in sorted(seen)]
 
 
-def _unexplained(phrase: str, before: set[str]) -> bool:
-    """Whether a demonstrative phrase ("this more aggressive interpretation") names nothing of ``before`` (the
-    stems of the document up to it): none of its content words occurs there. "this month" and the like aside."""
-    words: list[str] = []
-    for w in phrase.split()[1:]:
-        if w in _PHRASE_END:
-            break
-        words.append(w)
-    if not words or words[0] in _TIME_NOUNS:
-        return False
-    stems = set(_STEMMER.stemWords([w for w in words if w not in _STOPWORDS])) - _STOPWORD_STEMS
-    return bool(stems) and not stems & before
-
-
 def _antecedent(
     quote: _Quote, phrase: str, sentences: list[_Quote], answer_type: AnswerType, exclude: set[str]
 ) -> _Quote | None:
     """The nearest earlier sentence with evidence of ``answer_type``, when ``phrase``, the demonstrative the
-    answer ``quote`` offers ("pivoted toward this ..."), names nothing its document said before it; else None."""
+    answer ``quote`` offers ("pivoted toward this ..."), names nothing its document said before it: none of its
+    content words occurs earlier. Else None."""
     earlier = [s for s in sentences if s.doc_start + len(s.text) <= quote.doc_start]
-    before = {stem for s in earlier for stem in content_stems(s.text)}
-    if not _unexplained(phrase, before):
+    named = content_stems(phrase) - _STOPWORD_STEMS
+    if not named or any(named & content_stems(s.text) for s in earlier):
         return None
     for candidate in reversed(earlier[-_LOOKBACK:]):
         text = candidate.text

@@ -240,6 +240,9 @@ def test_cue_reference_finds_the_demonstrative_a_cue_points_to() -> None:
     assert cue_reference("Instead, a congestion charge will apply.", AnswerType.SUBSTITUTION) is None
     assert cue_reference("In practice, these efforts may only reinforce it.", AnswerType.SUBSTITUTION) is None
     assert cue_reference(sentence, AnswerType.DATE) is None
+    # the phrase ends where a verb or preposition starts; a calendar phrase is no reference
+    assert cue_reference("It failed because of these rules were too strict.", AnswerType.REASON) == "these rules"
+    assert cue_reference("The city has now turned to this month of change.", AnswerType.SUBSTITUTION) is None
 
 
 def test_successor_named_only_by_a_demonstrative_is_resolved_from_the_document(
