@@ -213,7 +213,8 @@ CHARGE = _document(
 
 
 class _Corpus:
-    """The index's view of documents (``Assistant.chunks``): every chunk of a document, in reading order."""
+    """Behaves like ``Assistant.chunks`` (every chunk of a document in reading order, [] for an unknown id) but
+    with chunking the test controls; the demo tests below go through the real service."""
 
     def __init__(self, *docs: Document, chunk_sentences: int = 4) -> None:
         self.docs = {d.id: d for d in docs}
