@@ -79,6 +79,8 @@ _STOPWORDS = frozenset(
     say says said tell told according mention mentioned describe described article articles commentary text
     document documents passage""".split()
 )
+_CATENATIVE = frozenset("want wants wanted try tries tried going".split())
+_END = frozenset("end ends ended ending".split())
 _STOPWORD_STEMS = frozenset(_STEMMER.stemWords(sorted(_STOPWORDS)))
 _DOTTED = re.compile(r"\b(?:[A-Za-z]\.){2,}")
 _POSSESSIVE = re.compile(r"['’]s\b")
@@ -207,6 +209,9 @@ def _question_terms(question: str, skip: set[str]) -> list[_Term]:
         low = w.lower()
         if low in _STOPWORDS or low in skip:
             continue
+        following = words[i + 1].lower() if i + 1 < len(words) else ""
+        if (following == "to" and low in _CATENATIVE) or (following == "up" and low in _END):
+            continue  # "want to drop" asks about dropping; "end up reinforcing" about reinforcing
         stem = _STEMMER.stemWord(low)
         entity = any(c.isdigit() for c in w) or (
             mixed_case and ((i > 0 and w[0].isupper()) or (len(w) > 1 and w.isupper()))

@@ -19,7 +19,7 @@ from assistant.answer_types import (
     type_words,
 )
 from assistant.config import get_settings
-from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, content_stems
+from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, _question_terms, content_stems
 from assistant.service import Assistant
 from assistant.types import Answer, Chunk, Document, Passage
 from index.embeddings import Embedder
@@ -179,6 +179,29 @@ def test_how_many_needs_a_number_that_the_question_does_not_give(answerer: Extra
     assert not answered.abstained and "4,200" in answered.answer
     abstained = answerer.answer(question, _passages(without))
     assert abstained.abstained and "number" in abstained.meta["abstain_reason"]
+
+
+TARIFFS = _document(
+    "tariffs",
+    "The steel tariffs on high-end imports have hit the region's car makers, with the tariffs now costing "
+    "them more than the levies of any year before. "
+    "Officials expect the tariffs to stay in place through the winter. "
+    "Over time, the tariffs may only reinforce the mills' reliance on recycled scrap.",
+)
+
+
+def test_catenative_verbs_are_not_what_a_question_asks_about(answerer: ExtractiveAnswerer) -> None:
+    """In "end up reinforcing" the question asks about reinforcing: "end" must not make the sentence
+    about "high-end imports" an answer; "want to" and "try to" likewise frame the verb after them."""
+    answer = answerer.answer("What might the tariffs end up reinforcing?", _passages(TARIFFS))
+    assert not answer.abstained
+    assert answer.citations[0].quote.startswith("Over time, the tariffs may only reinforce")
+    assert [t.stem for t in _question_terms("Why did officials want to drop the rule?", set())] == [
+        "offici",
+        "drop",
+        "rule",
+    ]
+    assert "want" in [t.stem for t in _question_terms("What does the council want?", set())]
 
 
 SCHEME = _document(
