@@ -61,6 +61,7 @@ from assistant.answer_types import (
 )
 from assistant.answerer import ABSTAIN_TEXT, Corpus, final_answer, register_answerer
 from assistant.config import Settings
+from assistant.scope import Focus
 from assistant.types import Answer, Chunk, Citation, Passage
 from index.embeddings import Embedder
 from ingest.chunking import split_sentences
@@ -304,6 +305,23 @@ def _antecedent(
     return None
 
 
+def _focus(passages: Sequence[Passage]) -> Focus | None:
+    """The part of a document the passages were chosen for (the service marks them), if any."""
+    marks = {p.meta.get("focus") for p in passages}
+    if len(marks) != 1:
+        return None
+    mark = marks.pop()
+    return Focus(mark) if mark in {f.value for f in Focus} else None
+
+
+def _same_paragraph(a: _Unit, b: _Unit) -> bool:
+    """Whether two sentences of one chunk stand in the same paragraph (no blank line between them)."""
+    if a.passage.chunk.id != b.passage.chunk.id:
+        return False
+    lo, hi = sorted((a, b), key=lambda u: u.start)
+    return "\n\n" not in a.passage.chunk.text[lo.end : hi.start]
+
+
 class ExtractiveAnswerer:
     """Selects 1..``answer_sentences`` quotable sentences and cites each one."""
 
@@ -329,23 +347,30 @@ class ExtractiveAnswerer:
 
     def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str | Answer]:
         units = self._units(passages)
-        features = self._score(question, units)
-        scores = features.scores
-        best = float(scores.max()) if len(units) else 0.0
-        meta = dict(features.meta, best_score=round(best, 4))
-        reason = features.abstain
-        if reason is None and best < self.threshold:
-            reason = "below threshold"
+        focus = _focus(passages)
+        if focus is not None:
+            meta: dict[str, Any] = {"focus": focus.value}
+            quotes = self._by_position(units, focus)
+            reason = None if quotes else "no sentences in the passages"
+        else:
+            features = self._score(question, units)
+            scores = features.scores
+            best = float(scores.max()) if len(units) else 0.0
+            meta = dict(features.meta, best_score=round(best, 4))
+            reason = features.abstain
+            if reason is None and best < self.threshold:
+                reason = "below threshold"
         if reason is not None:
             meta["abstain_reason"] = reason
             yield ABSTAIN_TEXT
             yield Answer(question=question, answer=ABSTAIN_TEXT, abstained=True, passages=tuple(passages), meta=meta)
             return
-        quotes = [
-            _Quote(units[i].passage.chunk, units[i].start, units[i].end, float(scores[i]))
-            for i in self._select(units, features)
-        ]
-        quotes = self._resolve(question, features, quotes, meta)
+        if focus is None:
+            quotes = [
+                _Quote(units[i].passage.chunk, units[i].start, units[i].end, float(scores[i]))
+                for i in self._select(units, features)
+            ]
+            quotes = self._resolve(question, features, quotes, meta)
         citations: list[Citation] = []
         parts: list[str] = []
         for n, quote in enumerate(quotes, start=1):
@@ -627,6 +652,54 @@ class ExtractiveAnswerer:
                 if fits(i) and f.coverage[i] >= t.doc_coverage * f.coverage[top]:
                     add(i)
         return chosen
+
+    # ------------------------------------------------------------------ whole documents
+
+    def _by_position(self, units: list[_Unit], focus: Focus) -> list[_Quote]:
+        """Sentences chosen by where they stand in their document, not by the question.
+
+        START: each document's first paragraph (up to two sentences); END: its last paragraph (up to two);
+        SUMMARY: its lead sentence and the sentences nearest the centroid of its sentences, without
+        repeating one another, in reading order. Headings, captions and fragments are never quoted.
+        Documents come in the order of the passages; ``answer_sentences`` bounds the whole answer.
+        """
+        docs: dict[str, list[int]] = {}
+        for i in sorted(range(len(units)), key=lambda i: units[i].key):
+            if units[i].quotable and not units[i].heading:
+                docs.setdefault(units[i].key[0], []).append(i)
+        order = list(dict.fromkeys(u.key[0] for u in units if u.key[0] in docs))
+        if not order:
+            return []
+        per_doc = max(1, self.max_sentences // len(order)) if focus == Focus.SUMMARY else 2
+        chosen: list[tuple[int, float]] = []
+        for doc in order[: self.max_sentences]:
+            body = docs[doc]
+            if focus == Focus.SUMMARY:
+                chosen.extend(self._central(units, body, per_doc))
+                continue
+            run = body if focus == Focus.START else body[::-1]
+            picked = [run[0]]
+            for i in run[1:per_doc]:
+                if not _same_paragraph(units[picked[-1]], units[i]):
+                    break
+                picked.append(i)
+            chosen.extend((i, 1.0) for i in sorted(picked, key=lambda i: units[i].key))
+        return [_Quote(units[i].passage.chunk, units[i].start, units[i].end, score) for i, score in chosen]
+
+    def _central(self, units: list[_Unit], body: list[int], k: int) -> list[tuple[int, float]]:
+        """The lead sentence and the ``k - 1`` others nearest the centroid, in reading order, with their
+        cosine to the centroid."""
+        vectors = self._embed([units[i].text for i in body])
+        centroid = vectors.mean(axis=0)
+        centroid /= np.linalg.norm(centroid) or 1.0
+        closeness = vectors @ centroid
+        picked = [0]
+        for j in np.argsort(-closeness, kind="stable"):
+            if len(picked) >= k:
+                break
+            if all(float(vectors[j] @ vectors[p]) < self.tuning.redundancy for p in picked):
+                picked.append(int(j))
+        return [(body[j], float(closeness[j])) for j in sorted(picked)]
 
     # ------------------------------------------------------------------ references
 

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from assistant.answerer import Answerer, create_answerer, final_answer
 from assistant.config import Settings
 from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
+from assistant.scope import Focus, Scope, mentions_documents, names_one, scope_of, wants_several
 from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport, Passage
 from index.catalog import Catalog, CatalogEntry
 from index.embeddings import Embedder
@@ -105,7 +106,7 @@ class Assistant:
         answerer = self._answerer(name)
         standalone = self._standalone(question, history, answerer)
         t0 = time.perf_counter()
-        passages = self.retrieve(standalone, top_k=top_k, doc_ids=doc_ids, sources=sources)
+        passages, scope = self._passages(standalone, top_k=top_k, doc_ids=doc_ids, sources=sources)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         fallback: str | None = None
         final: Answer | None = None
@@ -139,6 +140,10 @@ class Assistant:
             meta["fallback"] = fallback
         if standalone != question:
             meta["standalone_question"] = standalone
+        if scope.doc_ids:
+            meta["named_documents"] = list(scope.doc_ids)
+        if scope.focus is not None:
+            meta["focus"] = scope.focus.value
         yield final.model_copy(update={"question": question, "timings_ms": timings, "meta": meta})
 
     def retrieve(
@@ -154,6 +159,55 @@ class Assistant:
             raise EmptyIndex(f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first")
         allowed = self._allowed_ids(doc_ids, sources)
         return self.retriever.retrieve(query, top_k or self.settings.top_k, doc_ids=allowed)
+
+    def _passages(
+        self,
+        question: str,
+        *,
+        top_k: int | None,
+        doc_ids: Sequence[str] | None,
+        sources: Sequence[str] | None,
+    ) -> tuple[list[Passage], Scope]:
+        """The passages to answer from, and what the question asks of the library.
+
+        A question that names documents ("the CGTN commentary") searches only them, unless the caller
+        chose documents. A question about a whole document (a summary) or a place in one (how it begins or
+        ends) gets that document's passages by position: its first or last two chunks, or its first chunk
+        and the chunks nearest its title. Which document: the named or chosen ones, else the best-ranked one
+        (up to three when the question speaks of several). The passages carry ``meta["focus"]``.
+        """
+        k = top_k or self.settings.top_k
+        if self.catalog.count() == 0:
+            raise EmptyIndex(f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first")
+        allowed = self._allowed_ids(doc_ids, sources)
+        scope = scope_of(question, self.documents()) if mentions_documents(question) else Scope()
+        if allowed is None and scope.doc_ids:
+            allowed = set(scope.doc_ids)
+        if scope.focus is None:
+            return self.retriever.retrieve(question, k, doc_ids=allowed), scope
+        if allowed is not None:
+            docs = [d.id for d in self.documents() if d.id in allowed]
+        else:
+            ranked = dict.fromkeys(p.chunk.doc_id for p in self.retriever.retrieve(question, k))
+            several = wants_several(question) or (scope.focus == Focus.SUMMARY and not names_one(question))
+            docs = list(ranked)[: 3 if several else 1]
+        passages: list[Passage] = []
+        for doc_id in docs:
+            chunks = self.chunks(doc_id)
+            if not chunks:
+                continue
+            per_doc = max(1, k // len(docs))
+            if scope.focus == Focus.START:  # two chunks: a first chunk may hold only a title page
+                picked = [Passage(chunk=c, score=1.0) for c in chunks[: min(2, per_doc)]]
+            elif scope.focus == Focus.END:
+                picked = [Passage(chunk=c, score=1.0) for c in reversed(chunks[-min(2, per_doc) :])]  # last first
+            else:
+                title = str(chunks[0].meta.get("title", "")) or chunks[0].text[:200]
+                near = self.retriever.retrieve(title, per_doc, doc_ids={doc_id})
+                rest = [p for p in near if p.chunk.id != chunks[0].id]
+                picked = [Passage(chunk=chunks[0], score=1.0), *rest[: per_doc - 1]]
+            passages.extend(p.model_copy(update={"meta": {**p.meta, "focus": scope.focus.value}}) for p in picked)
+        return passages, scope
 
     # ------------------------------------------------------------------ documents
 

@@ -20,6 +20,7 @@ from assistant.answer_types import (
 )
 from assistant.config import get_settings
 from assistant.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, _question_terms, content_stems
+from assistant.scope import Focus
 from assistant.service import Assistant
 from assistant.types import Answer, Chunk, Document, Passage
 from index.embeddings import Embedder
@@ -481,6 +482,73 @@ def test_any_text_and_question_give_an_answer_or_an_abstention_with_verbatim_cit
     else:
         assert 1 <= len(answer.citations) <= answerer.max_sentences
         _check_verbatim(answer, {doc.id: doc})
+
+
+# ------------------------------------------------------------------ whole documents (passages marked by the service)
+
+
+ESSAY = _document(
+    "essay",
+    "The Harbour Essay\n\nBy A. Writer\n\n"
+    "The harbour reopened to ships in spring after a long dredging project. "
+    "Dredgers removed two metres of silt from the channel. "
+    "The work took eleven months.\n\n"
+    "Fishermen welcomed the deeper water. Ferries returned to their old timetable.\n\n"
+    "Costs ran above the budget. The council blamed the wet winter for the delays.\n\n"
+    "Engineers expect another dredge within ten years.\n\n"
+    "Whether the harbour will silt up again is the question now. Nobody can yet say.",
+    title="The Harbour Essay",
+)
+
+
+def _marked(passages: list[Passage], focus: Focus) -> list[Passage]:
+    return [p.model_copy(update={"meta": {**p.meta, "focus": focus.value}}) for p in passages]
+
+
+def test_a_beginning_or_an_end_is_quoted_by_position_within_its_paragraph(answerer: ExtractiveAnswerer) -> None:
+    """The title and the byline are not sentences; the first paragraph gives two of its three sentences; the
+    last paragraph is two sentences and the one before it is not joined to them."""
+    passages = _passages(ESSAY, chunk_sentences=20)
+    start = answerer.answer("How does the essay begin?", _marked(passages, Focus.START))
+    assert [c.quote for c in start.citations] == [
+        "The harbour reopened to ships in spring after a long dredging project.",
+        "Dredgers removed two metres of silt from the channel.",
+    ]
+    assert start.meta["focus"] == "start"
+    end = answerer.answer("How does the essay end?", _marked(passages, Focus.END))
+    assert [c.quote for c in end.citations] == [
+        "Whether the harbour will silt up again is the question now.",
+        "Nobody can yet say.",
+    ]
+    _check_verbatim(start, {ESSAY.id: ESSAY})
+    _check_verbatim(end, {ESSAY.id: ESSAY})
+
+
+def test_a_summary_quotes_the_lead_and_the_most_central_sentences_in_reading_order(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    answer = answerer.answer("Summarise the essay", _marked(_passages(ESSAY, chunk_sentences=4), Focus.SUMMARY))
+    assert not answer.abstained and answer.meta["focus"] == "summary"
+    quotes = [c.quote for c in answer.citations]
+    assert quotes[0] == "The harbour reopened to ships in spring after a long dredging project."
+    assert 2 <= len(quotes) <= answerer.max_sentences and len(set(quotes)) == len(quotes)
+    assert [c.start for c in answer.citations] == sorted(c.start for c in answer.citations)
+    assert all(FINAL_PUNCTUATION.search(q) for q in quotes)
+    _check_verbatim(answer, {ESSAY.id: ESSAY})
+
+
+def test_passages_not_all_marked_for_one_focus_are_answered_from_the_question(answerer: ExtractiveAnswerer) -> None:
+    passages = _passages(ESSAY, chunk_sentences=4)
+    mixed = _marked(passages[:1], Focus.END) + passages[1:]
+    answer = answerer.answer("What did the council blame for the delays?", mixed)
+    assert "focus" not in answer.meta
+    assert answer.citations[0].quote == "The council blamed the wet winter for the delays."
+
+
+def test_only_headings_means_abstaining(answerer: ExtractiveAnswerer) -> None:
+    doc = _document("headings", "The Harbour Essay\n\nBy A. Writer\n\nPart One")
+    answer = answerer.answer("How does it end?", _marked(_passages(doc), Focus.END))
+    assert answer.abstained and answer.meta["abstain_reason"] == "no sentences in the passages"
 
 
 # ------------------------------------------------------------------ the demo corpus

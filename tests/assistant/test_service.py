@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,10 @@ import pytest
 from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
 from assistant.service import Assistant
 from assistant.types import Answer
+from ingest.chunking import split_sentences
 from tests.conftest import DEMO_DIR, assert_verbatim_citations
+
+FINAL_PUNCTUATION = re.compile(r"[.!?…][\"'”’»)\]]*$")
 
 MakeAssistant = Callable[..., Assistant]
 
@@ -168,6 +172,59 @@ def test_filters_restrict_to_one_document(demo_assistant: Assistant) -> None:
     by_source = demo_assistant.ask("What replaced the Diffusion Rule?", sources=[Path(tlg.source).name])
     assert {c.doc_id for c in by_source.citations} == {tlg.id}
     assert all(p.chunk.doc_id == tlg.id for p in by_source.passages)
+
+
+def _demo(svc: Assistant, name: str) -> str:
+    return next(d.id for d in svc.documents() if name in d.source)
+
+
+def _body_sentences(svc: Assistant, doc_id: str) -> list[str]:
+    """The document's sentences that end like sentences (its title, byline and subtitles left out)."""
+    text = svc.document_text(doc_id).text
+    return [" ".join(text[a:b].split()) for a, b in split_sentences(text) if FINAL_PUNCTUATION.search(text[a:b])]
+
+
+def test_a_named_document_is_the_only_one_searched(demo_assistant: Assistant) -> None:
+    cgtn = _demo(demo_assistant, "cgtn")
+    answer = demo_assistant.ask("What came before the latest guideline, according to CGTN?")
+    assert answer.meta["named_documents"] == [cgtn]
+    assert answer.passages and {p.chunk.doc_id for p in answer.passages} == {cgtn}
+    assert "regulatory volatility" in answer.answer
+    # documents the caller chose win over the ones the question names
+    tlg = _demo(demo_assistant, "tlg")
+    chosen = demo_assistant.ask("What came before the latest guideline, according to CGTN?", doc_ids=[tlg])
+    assert {p.chunk.doc_id for p in chosen.passages} == {tlg}
+
+
+def test_how_a_named_document_ends_is_its_last_sentence(demo_assistant: Assistant) -> None:
+    cgtn = _demo(demo_assistant, "cgtn")
+    answer = demo_assistant.ask("What question does the CGTN commentary end with?")
+    assert answer.meta["focus"] == "end" and not answer.abstained
+    assert [" ".join(c.quote.split()) for c in answer.citations] == _body_sentences(demo_assistant, cgtn)[-1:]
+    assert "innovate faster?" in answer.answer
+    assert [p.chunk.id for p in answer.passages] == [c.id for c in demo_assistant.chunks(cgtn)[:-3:-1]]
+    assert_verbatim_citations(answer, lambda doc_id: demo_assistant.document_text(doc_id).text)
+
+
+def test_how_the_article_begins_is_its_lead_paragraph(demo_assistant: Assistant) -> None:
+    tlg = _demo(demo_assistant, "tlg")
+    answer = demo_assistant.ask("How does the article begin?", doc_ids=[tlg])
+    assert answer.meta["focus"] == "start"
+    assert answer.citations[0].quote == _body_sentences(demo_assistant, tlg)[0]
+    assert {c.doc_id for c in answer.citations} == {tlg}
+
+
+def test_a_summary_quotes_the_named_document_from_its_lead(demo_assistant: Assistant) -> None:
+    tlg = _demo(demo_assistant, "tlg")
+    answer = demo_assistant.ask("summarize the tlg article")
+    assert answer.meta["focus"] == "summary" and answer.meta["named_documents"] == [tlg]
+    assert {c.doc_id for c in answer.citations} == {tlg}
+    assert answer.citations[0].quote == _body_sentences(demo_assistant, tlg)[0]
+    assert 2 <= len(answer.citations) <= demo_assistant.settings.answer_sentences
+    assert_verbatim_citations(answer, lambda doc_id: demo_assistant.document_text(doc_id).text)
+    # both articles: the lead of each
+    both = demo_assistant.ask("What are the main points of the articles?")
+    assert {c.doc_id for c in both.citations} == {tlg, _demo(demo_assistant, "cgtn")}
 
 
 def test_follow_up_uses_the_history(demo_assistant: Assistant) -> None:

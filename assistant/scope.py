@@ -1,0 +1,188 @@
+"""What a question asks of the library beyond a fact: which documents it names, and whether it wants a
+whole document (a summary) or a place in one (how it begins or ends).
+
+"Summarise the TLG article" and "What question does the CGTN commentary end with?" are not answered by
+the passages most similar to the question: the first wants the document's main points, the second its
+last sentence, and both say which document they mean. Pure functions over text and the document list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import PurePath
+
+from assistant.types import DocumentInfo
+
+__all__ = [
+    "Focus",
+    "Scope",
+    "document_focus",
+    "mentions_documents",
+    "named_documents",
+    "names_one",
+    "scope_of",
+    "wants_several",
+]
+
+
+class Focus(StrEnum):
+    SUMMARY = "summary"  # the document's main points
+    START = "start"  # how it begins
+    END = "end"  # how it ends
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The documents a question names (empty: any) and the part of them it asks for (None: a fact)."""
+
+    doc_ids: tuple[str, ...] = ()
+    focus: Focus | None = None
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+_DOC_NOUNS = frozenset(
+    """article articles commentary commentaries report reports piece pieces story stories paper papers document
+    documents doc docs file files text texts post posts essay essays editorial editorials memo memos filing
+    filings transcript transcripts whitepaper pdf pdfs op-ed""".split()
+)
+_PLURAL_DOC_NOUNS = frozenset(
+    """articles commentaries reports pieces stories papers documents docs files texts posts essays editorials memos
+    filings transcripts pdfs""".split()
+)
+_SUMMARY = re.compile(
+    r"\b(?:summari[sz]e|summari[sz]ing|summary|summaries|sum up|sums up|tl;?dr|gist|overview|recap)\b|"
+    r"\b(?:main|key|central|major) (?:points?|arguments?|ideas?|messages?|takeaways?|thesis|claims?|themes?)\b",
+)
+_ABOUT = re.compile(r"^what(?:'s|’s| is| are| was| were)\b.*\babout\W*$")
+_END = re.compile(
+    r"\b(?:end|ends|ended|ending|conclude|concludes|concluded|close|closes|closed|finish|finishes|finished|"
+    r"wrap|wraps)\b(?!\s+up\b)|"
+    r"\b(?:last|final|closing|concluding) (?:sentences?|paragraphs?|lines?|words?|questions?|remarks?|sections?|"
+    r"points?|thoughts?)\b",
+)
+_END_UP = re.compile(r"\bwraps? up\b")
+_START = re.compile(
+    r"\b(?:begin|begins|began|beginning|start|starts|started|open|opens|opened)\b(?!\s+(?:up|to)\b)|"
+    r"\b(?:first|opening|introductory) (?:sentences?|paragraphs?|lines?|words?|sections?)\b|\blede\b",
+)
+# words that only frame a request for a summary: with nothing else left, it is about the whole document
+_FRAMING = frozenset(
+    """a an the this that these those it its their of in on from by about to for me us please can could would you
+    give write make provide what whats what's it's is are was were do does did say says said main key central
+    major point points argument arguments idea ideas message messages takeaway takeaways thesis claim claims
+    theme themes summary summaries summarise summarize summarising summarizing sum up tl dr tldr gist overview recap
+    briefly short brief both each all every two according""".split()
+)
+
+
+def _words(text: str) -> list[str]:
+    return [w.replace("’", "'") for w in _WORD.findall(text)]
+
+
+def _name_tokens(doc: DocumentInfo) -> set[str]:
+    stem = PurePath(doc.source).stem.lower()
+    return {t for t in re.split(r"[^a-z0-9]+", stem) if len(t) >= 2 and not t.isdigit()}
+
+
+def _naming_words(question: str, documents: Sequence[DocumentInfo]) -> dict[str, set[str]]:
+    """Document id -> the words of the question that name it."""
+    words = _words(question)
+    lower = [w.lower() for w in words]
+    # a word of a title says what a document is about ("AI chip restrictions"), not which one it is
+    titled = {w.lower() for doc in documents for w in _words(doc.title)}
+    tokens = {doc.id: _name_tokens(doc) - titled for doc in documents}
+    owners: dict[str, list[str]] = {}
+    for doc_id, names in tokens.items():
+        for t in names:
+            owners.setdefault(t, []).append(doc_id)
+    out: dict[str, set[str]] = {}
+    for i, (word, low) in enumerate(zip(words, lower, strict=True)):
+        if len(owners.get(low, ())) != 1:
+            continue
+        before_noun = i + 1 < len(lower) and lower[i + 1] in _DOC_NOUNS
+        after_according = lower[max(0, i - 2) : i] == ["according", "to"] or lower[max(0, i - 3) : i] == [
+            "according",
+            "to",
+            "the",
+        ]
+        capitals = len(word) >= 2 and word.isupper() and word.isalpha()
+        if before_noun or after_according or capitals:
+            out.setdefault(owners[low][0], set()).add(low)
+    folded = " ".join(lower)
+    for doc in documents:
+        title = [w.lower() for w in _words(doc.title)]
+        if len(title) >= 3 and f" {' '.join(title)} " in f" {folded} ":
+            out.setdefault(doc.id, set()).update(title)
+    return out
+
+
+def named_documents(question: str, documents: Sequence[DocumentInfo]) -> tuple[str, ...]:
+    """Ids of the documents the question names, in the order of ``documents``.
+
+    A document is named by its title, or by a word of its file name that no other file name or title
+    has, when the question writes that word in capitals ("CGTN"), puts it before a document noun ("the
+    tlg article") or after "according to". Other words of file names ("chip", "huawei") are what
+    questions are about and name nothing.
+    """
+    named = _naming_words(question, documents)
+    return tuple(doc.id for doc in documents if doc.id in named)
+
+
+def document_focus(question: str, names: Collection[str] = ()) -> Focus | None:
+    """Whether the question asks for a summary of documents, or how one begins or ends.
+
+    ``names`` are the (lower-case) words that name a document in the question; naming one counts as
+    mentioning a document. A beginning or an end must be of a document: "how does the article end" is,
+    "what might the restrictions end up reinforcing" is not. A summary must be of whole documents:
+    "summarise the article" is, "summarise what the articles say about Huawei" asks about Huawei.
+    """
+    text = question.lower().replace("’", "'")
+    words = _words(text)
+    has_doc = bool(names) or any(w in _DOC_NOUNS for w in words)
+    if _SUMMARY.search(text) or (has_doc and _ABOUT.search(text)):
+        rest = [w for w in words if w not in _FRAMING and w not in _DOC_NOUNS and w not in names]
+        return Focus.SUMMARY if not rest else None
+    if not has_doc:
+        return None
+    if _END.search(text) or _END_UP.search(text):
+        return Focus.END
+    if _START.search(text):
+        return Focus.START
+    return None
+
+
+def wants_several(question: str) -> bool:
+    """Whether the question speaks of several documents ("the articles", "both reports")."""
+    words = [w.lower() for w in _words(question)]
+    return any(w in _PLURAL_DOC_NOUNS for w in words) or any(w in ("both", "each", "all") for w in words)
+
+
+_MENTIONS = re.compile(r"\baccording to\b|\b[A-Z]{2,}\b")
+
+
+def mentions_documents(question: str) -> bool:
+    """A cheap first test: could ``scope_of`` find anything (a document noun, a summary, a name in capitals,
+    "according to")? Saves reading the document list for most questions."""
+    text = question.lower().replace("’", "'")
+    return (
+        _MENTIONS.search(question) is not None
+        or _SUMMARY.search(text) is not None
+        or _ABOUT.search(text) is not None
+        or any(w in _DOC_NOUNS for w in _words(text))
+    )
+
+
+def names_one(question: str) -> bool:
+    """Whether the question speaks of one document ("the article") rather than several or none."""
+    words = [w.lower() for w in _words(question)]
+    return any(w in _DOC_NOUNS and w not in _PLURAL_DOC_NOUNS for w in words) and not wants_several(question)
+
+
+def scope_of(question: str, documents: Sequence[DocumentInfo]) -> Scope:
+    named = _naming_words(question, documents)
+    words = {w for ws in named.values() for w in ws}
+    doc_ids = tuple(doc.id for doc in documents if doc.id in named)
+    return Scope(doc_ids=doc_ids, focus=document_focus(question, words))

@@ -1,0 +1,106 @@
+"""Which documents a question names, and whether it asks for a summary, a beginning or an end."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.scope import (
+    Focus,
+    document_focus,
+    mentions_documents,
+    named_documents,
+    names_one,
+    scope_of,
+    wants_several,
+)
+from assistant.types import DocumentInfo
+
+
+def _info(doc_id: str, source: str, title: str) -> DocumentInfo:
+    return DocumentInfo(id=doc_id, title=title, source=source, chunks=1, ingested_at="2026-01-01T00:00:00")
+
+
+CGTN = _info("c", "/data/cgtn-us-chip-guidance-huawei.txt", "New U.S. chip guidance on Huawei reveals deeper fears")
+TLG = _info("t", "/data/tlg-us-refocuses-ai-chip-restrictions.txt", "US Refocuses AI Chip Restrictions on China")
+REPORT = _info("r", "/data/annual-report-2024.pdf", "Annual Report 2024")
+LIBRARY = [CGTN, TLG, REPORT]
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What does the CGTN commentary say?", ("c",)),  # in capitals
+        ("summarize the tlg article", ("t",)),  # before a document noun
+        ("What came before the guideline, according to cgtn?", ("c",)),
+        ("according to the TLG, what changed?", ("t",)),
+        ("What do CGTN and TLG disagree on?", ("c", "t")),
+        ("What is in the annual report 2024 about revenue?", ("r",)),  # the title
+        # words that are also what questions are about name nothing
+        ("What does the Huawei guidance say about chips?", ()),
+        ("What are the US restrictions on AI chips?", ()),  # "us" is in two file names, "AI" in a title
+        ("What did the annual meeting decide?", ()),  # "annual" is in a title, and not before a noun
+        ("Which report covers 2024?", ()),
+    ],
+)
+def test_named_documents(question: str, named: tuple[str, ...]) -> None:
+    assert named_documents(question, LIBRARY) == named
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("summarize the article", Focus.SUMMARY),
+        ("Give me a summary", Focus.SUMMARY),
+        ("What are the main points of the reports?", Focus.SUMMARY),
+        ("What is the commentary about?", Focus.SUMMARY),
+        ("tl;dr", Focus.SUMMARY),
+        ("How does the article end?", Focus.END),
+        ("What question does the commentary end with?", Focus.END),
+        ("what is the last paragraph of the report", Focus.END),
+        ("How does the report conclude?", Focus.END),
+        ("How does the article begin?", Focus.START),
+        ("What is the opening paragraph of the story?", Focus.START),
+        # facts, not places in a document
+        ("summarise what the articles say about Huawei", None),
+        ("What might the restrictions end up reinforcing?", None),
+        ("When did the talks start?", None),
+        ("What is the Diffusion Rule about?", None),
+        ("Which company is the article about?", None),
+        ("Who opened the conference?", None),
+        ("What did the report say about revenue?", None),
+    ],
+)
+def test_document_focus(question: str, focus: Focus | None) -> None:
+    assert document_focus(question) == focus
+
+
+def test_a_named_document_counts_as_a_document_mentioned() -> None:
+    assert document_focus("How does CGTN end?") is None
+    assert document_focus("How does CGTN end?", names={"cgtn"}) == Focus.END
+    scope = scope_of("summarise CGTN", LIBRARY)
+    assert scope.doc_ids == ("c",) and scope.focus == Focus.SUMMARY
+    scope = scope_of("What does CGTN say about Ascend chips?", LIBRARY)
+    assert scope.doc_ids == ("c",) and scope.focus is None
+
+
+def test_one_or_several_documents() -> None:
+    assert names_one("How does the article end?") and not wants_several("How does the article end?")
+    assert wants_several("What are the main points of both articles?")
+    assert wants_several("Summarise the reports") and not names_one("Summarise the reports")
+    assert not names_one("Give me a summary")
+
+
+@pytest.mark.parametrize(
+    ("question", "mentions"),
+    [
+        ("How does the article end?", True),
+        ("What does CGTN say?", True),
+        ("according to cgtn, who spoke?", True),
+        ("summarise", True),
+        ("when did the rule take effect", False),
+    ],
+)
+def test_mentions_documents_is_a_superset_test(question: str, mentions: bool) -> None:
+    assert mentions_documents(question) is mentions
+    if not mentions:
+        assert scope_of(question, LIBRARY).doc_ids == () and scope_of(question, LIBRARY).focus is None
