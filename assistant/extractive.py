@@ -103,6 +103,13 @@ _MULTI_SOURCE = re.compile(
     r"(?:articles?|sources?|documents?|reports?|texts?|papers?|stories)\b|\baccording to (?:both|all)\b",
     re.IGNORECASE,
 )
+# an author line: "Zhao Chenchen", "By A. Writer", "Maria de la Cruz and John Smith"
+_NAME = r"[A-Z][\w'’-]*\.?(?:\s+(?:[A-Z][\w'’-]*\.?|de|da|del|der|van|von|la|le|bin|al)){1,3}"
+_BYLINE = re.compile(
+    rf"(?!(?:Part|Chapter|Section|Table|Figure|Appendix|Executive|Contents|Abstract|Introduction)\b)"
+    rf"(?:[Bb]y\s+)?{_NAME}(?:\s*(?:,|and|&)\s*{_NAME})*"
+)
+_BYLINE_WITHIN = 400  # characters from the start of the document
 # how many sentences back the referent of a demonstrative is looked for (a news story's lead is well within)
 _LOOKBACK = 25
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'-]*)+")
@@ -239,6 +246,7 @@ class _Unit:
     acronyms: set[str]
     definites: set[str]  # nouns of its definite noun phrases
     early_definites: set[str]  # ... among its first eight words
+    byline: bool = False  # a heading near the top that is only a name ("Zhao Chenchen", "By A. Writer")
     continues: bool = False  # opens, or refers back to the previous sentence ("the ministry")
     prev: int = -1
     next: int = -1
@@ -305,6 +313,14 @@ def _antecedent(
     return None
 
 
+def _is_byline(unit: _Unit) -> bool:
+    """A line near the top of its document, not its first line and not its title, that is only a name:
+    an author line."""
+    text = " ".join(unit.text.split())
+    title = " ".join(str(unit.passage.chunk.meta.get("title", "")).split())
+    return 0 < unit.key[1] < _BYLINE_WITHIN and text != title and _BYLINE.fullmatch(text) is not None
+
+
 def _focus(passages: Sequence[Passage]) -> Focus | None:
     """The part of a document the passages were chosen for (the service marks them), if any."""
     marks = {p.meta.get("focus") for p in passages}
@@ -351,7 +367,7 @@ class ExtractiveAnswerer:
         if focus is not None:
             meta: dict[str, Any] = {"focus": focus.value}
             quotes = self._by_position(units, focus)
-            reason = None if quotes else "no sentences in the passages"
+            reason = None if quotes else "no author line" if focus == Focus.AUTHOR else "no sentences in the passages"
         else:
             features = self._score(question, units)
             scores = features.scores
@@ -441,6 +457,7 @@ class ExtractiveAnswerer:
                     units[i].prev = previous
                 previous = i
         for unit in units:
+            unit.byline = unit.heading and _is_byline(unit)
             unit.continues = unit.opens or (unit.prev >= 0 and bool(unit.early_definites & units[unit.prev].stems))
         return units
 
@@ -551,7 +568,7 @@ class ExtractiveAnswerer:
         idf = np.log((n + 1) / (df + 0.5)) ** t.idf_power
         context = match.copy()
         for i, unit in enumerate(units):
-            if unit.prev >= 0:
+            if unit.prev >= 0 and not units[unit.prev].byline:  # a byline names who wrote, not what follows
                 lam = t.lam_prev_continues if unit.continues or units[unit.prev].heading else t.lam_prev
                 context[i] = np.maximum(context[i], lam * match[unit.prev])
             if unit.next >= 0:
@@ -563,7 +580,7 @@ class ExtractiveAnswerer:
         inherited = cos.copy()
         for i in self._reading_order(units):
             prev = units[i].prev
-            if prev >= 0 and (units[i].continues or units[prev].heading):
+            if prev >= 0 and not units[prev].byline and (units[i].continues or units[prev].heading):
                 inherited[i] = max(inherited[i], t.chain * inherited[prev])
         neighbours = np.array([max((cos[k] for k in (u.prev, u.next) if k >= 0), default=0.0) for u in units])
 
@@ -660,12 +677,13 @@ class ExtractiveAnswerer:
 
         START: each document's first paragraph (up to two sentences); END: its last paragraph (up to two);
         SUMMARY: its lead sentence and the sentences nearest the centroid of its sentences, without
-        repeating one another, in reading order. Headings, captions and fragments are never quoted.
+        repeating one another, in reading order; AUTHOR: its author line. Otherwise headings, captions and
+        fragments are never quoted.
         Documents come in the order of the passages; ``answer_sentences`` bounds the whole answer.
         """
         docs: dict[str, list[int]] = {}
         for i in sorted(range(len(units)), key=lambda i: units[i].key):
-            if units[i].quotable and not units[i].heading:
+            if units[i].byline if focus == Focus.AUTHOR else units[i].quotable and not units[i].heading:
                 docs.setdefault(units[i].key[0], []).append(i)
         order = list(dict.fromkeys(u.key[0] for u in units if u.key[0] in docs))
         if not order:
@@ -676,6 +694,9 @@ class ExtractiveAnswerer:
             body = docs[doc]
             if focus == Focus.SUMMARY:
                 chosen.extend(self._central(units, body, per_doc))
+                continue
+            if focus == Focus.AUTHOR:
+                chosen.append((body[0], 1.0))
                 continue
             run = body if focus == Focus.START else body[::-1]
             picked = [run[0]]

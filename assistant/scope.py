@@ -1,5 +1,5 @@
 """What a question asks of the library beyond a fact: which documents it names, and whether it wants a
-whole document (a summary) or a place in one (how it begins or ends).
+whole document (a summary), a place in one (how it begins or ends) or its author line.
 
 "Summarise the TLG article" and "What question does the CGTN commentary end with?" are not answered by
 the passages most similar to the question: the first wants the document's main points, the second its
@@ -32,6 +32,7 @@ class Focus(StrEnum):
     SUMMARY = "summary"  # the document's main points
     START = "start"  # how it begins
     END = "end"  # how it ends
+    AUTHOR = "author"  # who wrote it (its byline)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ _END = re.compile(
     r"wrap|wraps)\b(?!\s+up\b)|"
     r"\b(?:last|final|closing|concluding) (?:sentences?|paragraphs?|lines?|words?|questions?|remarks?|sections?|"
     r"points?|thoughts?)\b",
+)
+_AUTHOR = re.compile(
+    r"^(?:who|whose)\b.*\b(?:wrote|writes|authored|penned|authors?|writers?|byline)\b|"
+    r"^(?:what|which)(?:'s| is| are| was| were)? (?:the )?(?:names? of the )?(?:authors?|writers?|byline)\b|"
+    r"\b(?:written|authored) by (?:whom|who)\b|\bby whom\b"
 )
 _END_UP = re.compile(r"\bwraps? up\b")
 _START = re.compile(
@@ -132,7 +138,7 @@ def named_documents(question: str, documents: Sequence[DocumentInfo]) -> tuple[s
 
 
 def document_focus(question: str, names: Collection[str] = ()) -> Focus | None:
-    """Whether the question asks for a summary of documents, or how one begins or ends.
+    """Whether the question asks for a summary of documents, how one begins or ends, or who wrote it.
 
     ``names`` are the (lower-case) words that name a document in the question; naming one counts as
     mentioning a document. A beginning or an end must be of a document: "how does the article end" is,
@@ -147,6 +153,8 @@ def document_focus(question: str, names: Collection[str] = ()) -> Focus | None:
         return Focus.SUMMARY if not rest else None
     if not has_doc:
         return None
+    if _AUTHOR.search(text):
+        return Focus.AUTHOR
     if _END.search(text) or _END_UP.search(text):
         return Focus.END
     if _START.search(text):

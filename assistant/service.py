@@ -172,9 +172,10 @@ class Assistant:
 
         A question that names documents ("the CGTN commentary") searches only them, unless the caller
         chose documents. A question about a whole document (a summary) or a place in one (how it begins or
-        ends) gets that document's passages by position: its first or last two chunks, or its first chunk
-        and the chunks nearest its title. Which document: the named or chosen ones, else the best-ranked one
-        (up to three when the question speaks of several). The passages carry ``meta["focus"]``.
+        ends, or who wrote it) gets that document's passages by position: its first or last two chunks, or
+        its first chunk and the chunks nearest its title. Which document: the named or chosen ones, else
+        the best-ranked one (up to three when the question speaks of several). The passages carry
+        ``meta["focus"]``.
         """
         k = top_k or self.settings.top_k
         if self.catalog.count() == 0:
@@ -197,7 +198,7 @@ class Assistant:
             if not chunks:
                 continue
             per_doc = max(1, k // len(docs))
-            if scope.focus == Focus.START:  # two chunks: a first chunk may hold only a title page
+            if scope.focus in (Focus.START, Focus.AUTHOR):  # two chunks: a first may hold only a title page
                 picked = [Passage(chunk=c, score=1.0) for c in chunks[: min(2, per_doc)]]
             elif scope.focus == Focus.END:
                 picked = [Passage(chunk=c, score=1.0) for c in reversed(chunks[-min(2, per_doc) :])]  # last first

@@ -545,6 +545,19 @@ def test_passages_not_all_marked_for_one_focus_are_answered_from_the_question(an
     assert answer.citations[0].quote == "The council blamed the wet winter for the delays."
 
 
+def test_the_author_line_answers_who_wrote_it_and_lends_nothing_to_the_lead(answerer: ExtractiveAnswerer) -> None:
+    passages = _passages(ESSAY, chunk_sentences=4)
+    author = answerer.answer("Who wrote the essay?", _marked(passages, Focus.AUTHOR))
+    assert [c.quote for c in author.citations] == ["By A. Writer"]
+    _check_verbatim(author, {ESSAY.id: ESSAY})
+    # the name is only in the author line: the lead under it does not say who A. Writer is
+    who = answerer.answer("Who is A. Writer?", passages)
+    assert who.abstained
+    no_byline = _document("plain", "The Harbour Essay\n\nThe harbour reopened to ships in spring.")
+    none = answerer.answer("Who wrote the essay?", _marked(_passages(no_byline), Focus.AUTHOR))
+    assert none.abstained and none.meta["abstain_reason"] == "no author line"
+
+
 def test_only_headings_means_abstaining(answerer: ExtractiveAnswerer) -> None:
     doc = _document("headings", "The Harbour Essay\n\nBy A. Writer\n\nPart One")
     answer = answerer.answer("How does it end?", _marked(_passages(doc), Focus.END))

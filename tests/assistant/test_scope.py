@@ -59,6 +59,12 @@ def test_named_documents(question: str, named: tuple[str, ...]) -> None:
         ("what is the last paragraph of the report", Focus.END),
         ("How does the report conclude?", Focus.END),
         ("How does the article begin?", Focus.START),
+        ("Who wrote the article?", Focus.AUTHOR),
+        ("who is the author of the report", Focus.AUTHOR),
+        ("What is the name of the author of the commentary?", Focus.AUTHOR),
+        ("By whom was the essay written?", Focus.AUTHOR),
+        ("Who wrote the rule?", None),  # a rule is not a document here
+        ("What did the authors of the report find?", None),
         ("What is the opening paragraph of the story?", Focus.START),
         # facts, not places in a document
         ("summarise what the articles say about Huawei", None),

@@ -206,6 +206,17 @@ def test_how_a_named_document_ends_is_its_last_sentence(demo_assistant: Assistan
     assert_verbatim_citations(answer, lambda doc_id: demo_assistant.document_text(doc_id).text)
 
 
+def test_who_wrote_a_named_document_is_its_author_line(demo_assistant: Assistant) -> None:
+    answer = demo_assistant.ask("Who wrote the CGTN commentary?")
+    assert answer.meta["focus"] == "author"
+    assert [c.quote for c in answer.citations] == ["Zhao Chenchen"]
+    assert_verbatim_citations(answer, lambda doc_id: demo_assistant.document_text(doc_id).text)
+    unsigned = demo_assistant.ask("Who is the author of the tlg article?")
+    assert unsigned.abstained and unsigned.meta["abstain_reason"] == "no author line"
+    # asked who the author is, the lead paragraph under the author line is no answer
+    assert demo_assistant.ask("Who is Zhao Chenchen?").abstained
+
+
 def test_how_the_article_begins_is_its_lead_paragraph(demo_assistant: Assistant) -> None:
     tlg = _demo(demo_assistant, "tlg")
     answer = demo_assistant.ask("How does the article begin?", doc_ids=[tlg])
