@@ -84,6 +84,14 @@ def test_ask_top_k_filters_and_history(client: TestClient, api_service: Assistan
     assert follow.json()["meta"].get("standalone_question", "").startswith(QUESTION)
 
 
+def test_ask_about_a_named_document_says_its_scope(client: TestClient, api_service: Assistant) -> None:
+    cgtn = next(d.id for d in api_service.documents() if "cgtn" in d.source)
+    body = client.post("/ask", json={"question": "What question does the CGTN commentary end with?"}).json()
+    assert body["meta"]["focus"] == "end" and body["meta"]["named_documents"] == [cgtn]
+    assert {p["chunk"]["doc_id"] for p in body["passages"]} == {cgtn}
+    assert body["citations"] and body["citations"][-1]["quote"].endswith("innovate faster?")
+
+
 @pytest.mark.parametrize("path,extra", [("/ask", {"stream": True}), ("/ask/stream", {})])
 def test_ask_streams_server_sent_events(client: TestClient, sse: Parse, path: str, extra: dict[str, Any]) -> None:
     with client.stream("POST", path, json={"question": QUESTION, **extra}) as response:
