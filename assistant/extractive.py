@@ -40,6 +40,7 @@ occurs nowhere in the retrieved passages and no sentence is very close to it.
 from __future__ import annotations
 
 import re
+import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ from assistant.answer_types import (
 )
 from assistant.answerer import ABSTAIN_TEXT, Corpus, final_answer, register_answerer
 from assistant.config import Settings
-from assistant.scope import Focus
+from assistant.scope import Focus, is_back_matter
 from assistant.types import Answer, Chunk, Citation, Passage
 from index.embeddings import Embedder
 from ingest.chunking import split_sentences
@@ -110,6 +111,7 @@ _BYLINE = re.compile(
     rf"(?:[Bb]y\s+)?{_NAME}(?:\s*(?:,|and|&)\s*{_NAME})*"
 )
 _BYLINE_WITHIN = 400  # characters from the start of the document
+
 # how many sentences back the referent of a demonstrative is looked for (a news story's lead is well within)
 _LOOKBACK = 25
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'-]*)+")
@@ -314,11 +316,11 @@ def _antecedent(
 
 
 def _is_byline(unit: _Unit) -> bool:
-    """A line near the top of its document, not its first line and not its title, that is only a name:
-    an author line."""
+    """A line near the top of its document, not its first line and not (part of) its title, that is only
+    a name or a list of names: an author line."""
     text = " ".join(unit.text.split())
     title = " ".join(str(unit.passage.chunk.meta.get("title", "")).split())
-    return 0 < unit.key[1] < _BYLINE_WITHIN and text != title and _BYLINE.fullmatch(text) is not None
+    return 0 < unit.key[1] < _BYLINE_WITHIN and text not in title and _BYLINE.fullmatch(text) is not None
 
 
 def _focus(passages: Sequence[Passage]) -> Focus | None:
@@ -683,8 +685,18 @@ class ExtractiveAnswerer:
         """
         docs: dict[str, list[int]] = {}
         for i in sorted(range(len(units)), key=lambda i: units[i].key):
-            if units[i].byline if focus == Focus.AUTHOR else units[i].quotable and not units[i].heading:
-                docs.setdefault(units[i].key[0], []).append(i)
+            u = units[i]
+            # a sentence that starts in lower case is the tail of one split by a page or column break
+            whole = u.quotable and not u.heading and not u.text.lstrip("\"'“‘([")[:1].islower()
+            if u.byline if focus == Focus.AUTHOR else whole:
+                docs.setdefault(u.key[0], []).append(i)
+        if focus == Focus.END:  # the end of the text proper, before "References" or "Acknowledgements"
+            back: dict[str, int] = {}
+            for u in units:
+                if u.heading and is_back_matter(u.text):
+                    back[u.key[0]] = min(back.get(u.key[0], u.key[1]), u.key[1])
+            docs = {d: [i for i in body if units[i].key[1] < back.get(d, sys.maxsize)] for d, body in docs.items()}
+            docs = {d: body for d, body in docs.items() if body}
         order = list(dict.fromkeys(u.key[0] for u in units if u.key[0] in docs))
         if not order:
             return []

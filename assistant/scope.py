@@ -19,6 +19,8 @@ from assistant.types import DocumentInfo
 __all__ = [
     "Focus",
     "Scope",
+    "back_matter_start",
+    "is_back_matter",
     "document_focus",
     "mentions_documents",
     "named_documents",
@@ -82,6 +84,25 @@ _FRAMING = frozenset(
     theme themes summary summaries summarise summarize summarising summarizing sum up tl dr tldr gist overview recap
     briefly short brief both each all every two according""".split()
 )
+
+
+# a heading after which a text proper has ended
+_BACK_MATTER = re.compile(
+    r"(?:\d+\.?\s+)?(?:references|bibliography|works cited|acknowledge?ments?|endnotes|appendix(?: [a-z0-9]+)?)",
+    re.IGNORECASE,
+)
+_BACK_MATTER_LINE = re.compile(rf"^[ \t]*{_BACK_MATTER.pattern}[ \t]*$", re.IGNORECASE | re.MULTILINE)
+
+
+def is_back_matter(line: str) -> bool:
+    """Whether a heading starts back matter ("References", "7 Acknowledgements", "Appendix A")."""
+    return _BACK_MATTER.fullmatch(line.strip()) is not None
+
+
+def back_matter_start(text: str) -> int | None:
+    """Offset of the first back-matter heading line in ``text``, if any."""
+    m = _BACK_MATTER_LINE.search(text)
+    return m.start() if m else None
 
 
 def _words(text: str) -> list[str]:

@@ -14,7 +14,15 @@ from tqdm import tqdm
 from assistant.answerer import Answerer, create_answerer, final_answer
 from assistant.config import Settings
 from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
-from assistant.scope import Focus, Scope, mentions_documents, names_one, scope_of, wants_several
+from assistant.scope import (
+    Focus,
+    Scope,
+    back_matter_start,
+    mentions_documents,
+    names_one,
+    scope_of,
+    wants_several,
+)
 from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport, Passage
 from index.catalog import Catalog, CatalogEntry
 from index.embeddings import Embedder
@@ -200,8 +208,9 @@ class Assistant:
             per_doc = max(1, k // len(docs))
             if scope.focus in (Focus.START, Focus.AUTHOR):  # two chunks: a first may hold only a title page
                 picked = [Passage(chunk=c, score=1.0) for c in chunks[: min(2, per_doc)]]
-            elif scope.focus == Focus.END:
-                picked = [Passage(chunk=c, score=1.0) for c in reversed(chunks[-min(2, per_doc) :])]  # last first
+            elif scope.focus == Focus.END:  # the text proper ends where its references or appendices begin
+                end = next((j + 1 for j, c in enumerate(chunks) if back_matter_start(c.text) is not None), len(chunks))
+                picked = [Passage(chunk=c, score=1.0) for c in reversed(chunks[max(0, end - min(2, per_doc)) : end])]
             else:
                 title = str(chunks[0].meta.get("title", "")) or chunks[0].text[:200]
                 near = self.retriever.retrieve(title, per_doc, doc_ids={doc_id})

@@ -558,6 +558,38 @@ def test_the_author_line_answers_who_wrote_it_and_lends_nothing_to_the_lead(answ
     assert none.abstained and none.meta["abstain_reason"] == "no author line"
 
 
+PAPER = _document(
+    "paper",
+    "A Study of Harbours\nNorthern Europe\nJane Smith and Tom Lee\n\n"
+    "Abstract. We study how harbours silt up. Dredging is the usual remedy.\n\n"
+    "Silt builds up fastest in sheltered basins.\n\n"
+    "We conclude that regular dredging pays for itself.\n\n"
+    "References\n\n"
+    "1. Smith, J.: Harbours of the north (2020).\n\n"
+    "2. Lee, T.: Silt and sand in Baltic ports (2021).",
+    title="A Study of Harbours Northern Europe",
+)
+
+
+def test_a_paper_ends_before_its_references_and_its_title_is_no_author_line(answerer: ExtractiveAnswerer) -> None:
+    passages = _passages(PAPER, chunk_sentences=20)
+    end = answerer.answer("How does the paper end?", _marked(passages, Focus.END))
+    assert [c.quote for c in end.citations] == ["We conclude that regular dredging pays for itself."]
+    author = answerer.answer("Who wrote the paper?", _marked(passages, Focus.AUTHOR))
+    assert [c.quote for c in author.citations] == ["Jane Smith and Tom Lee"]  # not the title's second line
+    _check_verbatim(end, {PAPER.id: PAPER})
+
+
+def test_a_fragment_split_by_a_page_break_is_not_quoted_by_position(answerer: ExtractiveAnswerer) -> None:
+    doc = _document(
+        "broken",
+        "Harbours\n\nThe harbour reopened in spring. Ships returned to the quay.\n\n"
+        "the silt was cleared by dredgers working through the winter months.",
+    )
+    end = answerer.answer("How does it end?", _marked(_passages(doc, chunk_sentences=20), Focus.END))
+    assert [c.quote for c in end.citations] == ["The harbour reopened in spring.", "Ships returned to the quay."]
+
+
 def test_only_headings_means_abstaining(answerer: ExtractiveAnswerer) -> None:
     doc = _document("headings", "The Harbour Essay\n\nBy A. Writer\n\nPart One")
     answer = answerer.answer("How does it end?", _marked(_passages(doc), Focus.END))

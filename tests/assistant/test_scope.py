@@ -6,7 +6,9 @@ import pytest
 
 from assistant.scope import (
     Focus,
+    back_matter_start,
     document_focus,
+    is_back_matter,
     mentions_documents,
     named_documents,
     names_one,
@@ -110,3 +112,24 @@ def test_mentions_documents_is_a_superset_test(question: str, mentions: bool) ->
     assert mentions_documents(question) is mentions
     if not mentions:
         assert scope_of(question, LIBRARY).doc_ids == () and scope_of(question, LIBRARY).focus is None
+
+
+@pytest.mark.parametrize(
+    ("line", "back"),
+    [
+        ("References", True),
+        ("7 Acknowledgements", True),
+        ("Appendix A", True),
+        ("BIBLIOGRAPHY", True),
+        ("References to the rule were made.", False),
+        ("Related work", False),
+    ],
+)
+def test_is_back_matter(line: str, back: bool) -> None:
+    assert is_back_matter(line) is back
+
+
+def test_back_matter_start_is_the_first_such_heading_line() -> None:
+    text = "We conclude that it works.\n\nReferences\n\n1. Smith (2020).\n\nAppendix A\n\nTables."
+    assert back_matter_start(text) == text.index("References")
+    assert back_matter_start("No references here. References are below.") is None

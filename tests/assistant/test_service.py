@@ -217,6 +217,31 @@ def test_who_wrote_a_named_document_is_its_author_line(demo_assistant: Assistant
     assert demo_assistant.ask("Who is Zhao Chenchen?").abstained
 
 
+def test_a_paper_ends_before_its_references(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    """Its reference list fills several chunks: the end is looked for before the list, not in its last chunks."""
+    body = "\n\n".join(
+        f"Section {k} shows that harbour basin number {k} silted up within {k + 2} years of its last dredge."
+        for k in range(1, 12)
+    )
+    refs = "\n\n".join(f"{k}. Author{k}, A.: Silt in harbour {k}, volume {k} ({1990 + k})." for k in range(60))
+    paper = tmp_path / "harbour-paper.txt"
+    paper.write_text(
+        f"Silt in Harbours\n\nJane Smith and Tom Lee\n\n{body}\n\n"
+        f"We conclude that regular dredging pays for itself.\n\nReferences\n\n{refs}\n",
+        encoding="utf-8",
+    )
+    svc = make_assistant()
+    svc.ingest([paper])
+    doc_id = svc.documents()[0].id
+    chunks = svc.chunks(doc_id)
+    assert len(chunks) > 4 and "References" not in "".join(c.text for c in chunks[-2:])
+    answer = svc.ask("How does the paper end?")
+    assert answer.meta["focus"] == "end"
+    assert [c.quote for c in answer.citations] == ["We conclude that regular dredging pays for itself."]
+    author = svc.ask("Who wrote the paper?")
+    assert [c.quote for c in author.citations] == ["Jane Smith and Tom Lee"]
+
+
 def test_how_the_article_begins_is_its_lead_paragraph(demo_assistant: Assistant) -> None:
     tlg = _demo(demo_assistant, "tlg")
     answer = demo_assistant.ask("How does the article begin?", doc_ids=[tlg])
