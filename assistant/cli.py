@@ -78,7 +78,11 @@ def _service(args: argparse.Namespace, **overrides: object) -> Assistant:
 
 
 def _format_answer(answer: Answer) -> str:
-    lines = [answer.answer, ""]
+    from assistant.scope import describe
+
+    note = describe(answer)
+    lines = [f"({note})"] if note else []
+    lines += [answer.answer, ""]
     if answer.abstained:
         lines.append("Nearest passages:")
         for i, p in enumerate(answer.passages[:3], start=1):

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePath
 
-from assistant.types import DocumentInfo
+from assistant.types import Answer, DocumentInfo
 
 __all__ = [
     "Focus",
     "Scope",
     "back_matter_start",
+    "describe",
     "is_back_matter",
     "document_focus",
     "mentions_documents",
@@ -215,3 +216,31 @@ def scope_of(question: str, documents: Sequence[DocumentInfo]) -> Scope:
     words = {w for ws in named.values() for w in ws}
     doc_ids = tuple(doc.id for doc in documents if doc.id in named)
     return Scope(doc_ids=doc_ids, focus=document_focus(question, words))
+
+
+_DESCRIPTIONS = {
+    Focus.SUMMARY: "Summary of {}",
+    Focus.START: "How {} begins",
+    Focus.END: "How {} ends",
+    Focus.AUTHOR: "Author line of {}",
+}
+
+
+def describe(answer: Answer) -> str | None:
+    """One line saying what part of the library an answer was taken from, for the CLI and the UI:
+    "Summary of “Title”", "How “Title” ends", "Searched only “Title”"; None for an ordinary answer."""
+    titles: dict[str, str] = {}
+    for p in answer.passages:
+        titles.setdefault(p.chunk.doc_id, str(p.chunk.meta.get("title", "")) or p.chunk.doc_id)
+    focus = answer.meta.get("focus")
+    if focus in _DESCRIPTIONS:
+        docs = list(titles)
+        template = _DESCRIPTIONS[Focus(focus)]
+    elif answer.meta.get("named_documents"):
+        docs = [d for d in answer.meta["named_documents"] if d in titles]
+        template = "Searched only {}"
+    else:
+        return None
+    if not docs:
+        return None
+    return template.format(" and ".join(f"“{titles[d]}”" for d in docs))

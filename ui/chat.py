@@ -45,6 +45,7 @@ UI_CSS = """
 .source-passage { margin: 4px 0 0; padding: 4px 8px; border-left: 3px solid var(--border-color-primary);
   font-size: .9em; line-height: 1.45; white-space: pre-line; }
 .source-passage mark, mark.quote { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 2px; }
+.answer-scope { font-size: .85em; color: var(--body-text-color-subdued); margin-bottom: 4px; }
 .source-note { font-size: .85em; color: var(--body-text-color-subdued); margin: 4px 0 0; font-style: italic; }
 a.cite { font-weight: 700; text-decoration: none; color: #b45309 !important; cursor: pointer; }
 a.cite:hover { text-decoration: underline; }

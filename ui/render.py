@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant.scope import describe
 from assistant.types import Answer, Citation, Passage
 
 NOT_FOUND = "Not found in these documents"
@@ -46,7 +47,14 @@ def render_answer_text(text: str, turn: int, citations: Sequence[Citation] = ())
 
 
 def render_answer(answer: Answer, turn: int) -> str:
-    """A chat message for a finished answer; abstentions get a distinct notice."""
+    """A chat message for a finished answer; abstentions get a distinct notice. An answer taken from named
+    documents or by position (a summary, how a document ends) says so first."""
+    note = describe(answer)
+    scope = f'<div class="answer-scope">{escape(note)}</div>' if note else ""
+    return scope + _render_answer(answer, turn)
+
+
+def _render_answer(answer: Answer, turn: int) -> str:
     if answer.abstained:
         nearest = len(answer.passages[:3])
         hint = f" The {nearest} nearest passages are shown in the sources panel." if nearest else ""

@@ -54,6 +54,14 @@ def test_ask_human_readable(indexed: Path) -> None:
     assert sources.index("(what [2] calls “this more aggressive interpretation”)") > lead
 
 
+def test_ask_about_a_named_document_says_so_first(indexed: Path) -> None:
+    result = run(indexed, "ask", "What question does the CGTN commentary end with?")
+    assert result.returncode == 0, result.stderr
+    first, answer = result.stdout.split("\n", 2)[:2]
+    assert first == "(How “New U.S. chip guidance on Huawei reveals deeper fears, tougher realities” ends)"
+    assert answer.endswith("innovate faster? [1]")
+
+
 def test_ask_json_and_stdin_batch(indexed: Path) -> None:
     single = run(indexed, "ask", "--json", "What replaced the Diffusion Rule?")
     assert single.returncode == 0, single.stderr

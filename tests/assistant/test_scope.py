@@ -7,6 +7,7 @@ import pytest
 from assistant.scope import (
     Focus,
     back_matter_start,
+    describe,
     document_focus,
     is_back_matter,
     mentions_documents,
@@ -15,7 +16,7 @@ from assistant.scope import (
     scope_of,
     wants_several,
 )
-from assistant.types import DocumentInfo
+from assistant.types import Answer, Chunk, DocumentInfo, Passage
 
 
 def _info(doc_id: str, source: str, title: str) -> DocumentInfo:
@@ -133,3 +134,22 @@ def test_back_matter_start_is_the_first_such_heading_line() -> None:
     text = "We conclude that it works.\n\nReferences\n\n1. Smith (2020).\n\nAppendix A\n\nTables."
     assert back_matter_start(text) == text.index("References")
     assert back_matter_start("No references here. References are below.") is None
+
+
+def _passage(doc_id: str, title: str) -> Passage:
+    chunk = Chunk(id=f"{doc_id}:0", doc_id=doc_id, text="Text.", start=0, end=5, meta={"title": title})
+    return Passage(chunk=chunk, score=1.0)
+
+
+def test_describe_says_what_part_of_the_library_an_answer_comes_from() -> None:
+    both = (_passage("c", "CGTN piece"), _passage("t", "TLG article"), _passage("c", "CGTN piece"))
+    answer = Answer(question="q", answer="a", abstained=False, passages=both)
+    assert describe(answer) is None
+    assert describe(answer.model_copy(update={"meta": {"focus": "summary"}})) == (
+        "Summary of “CGTN piece” and “TLG article”"
+    )
+    assert describe(answer.model_copy(update={"meta": {"focus": "author"}})) == (
+        "Author line of “CGTN piece” and “TLG article”"
+    )
+    assert describe(answer.model_copy(update={"meta": {"named_documents": ["t"]}})) == "Searched only “TLG article”"
+    assert describe(answer.model_copy(update={"meta": {"named_documents": ["gone"]}})) is None

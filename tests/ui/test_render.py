@@ -105,3 +105,15 @@ def test_a_quote_another_one_refers_to_says_so_on_its_card() -> None:
     assert "What [2] calls “this &lt;bold&gt; approach”" in first
     assert "source-note" not in second
     assert "source-note" not in render_sources(_answer(), turn=3)
+
+
+def test_an_answer_from_named_or_positioned_passages_says_where_it_comes_from() -> None:
+    chunk = Chunk(
+        id="d1:0", doc_id="d1", text=PASSAGE, start=0, end=len(PASSAGE), meta={"title": "US <Refocuses> AI Chips"}
+    )
+    passages = (Passage(chunk=chunk, score=1.0, meta={"focus": "end"}),)
+    ended = render_answer(_answer(passages=passages, meta={"focus": "end"}), turn=1)
+    assert ended.startswith('<div class="answer-scope">How “US &lt;Refocuses&gt; AI Chips” ends</div>')
+    named = render_answer(_answer(passages=passages, meta={"named_documents": ["d1"]}), turn=1)
+    assert "Searched only “US &lt;Refocuses&gt; AI Chips”" in named
+    assert "answer-scope" not in render_answer(_answer(passages=passages), turn=1)
