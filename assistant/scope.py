@@ -21,8 +21,8 @@ __all__ = [
     "Scope",
     "back_matter_start",
     "describe",
-    "is_back_matter",
     "document_focus",
+    "is_back_matter",
     "mentions_documents",
     "named_documents",
     "names_one",
@@ -60,22 +60,36 @@ _SUMMARY = re.compile(
     r"\b(?:summari[sz]e|summari[sz]ing|summary|summaries|sum up|sums up|tl;?dr|gist|overview|recap)\b|"
     r"\b(?:main|key|central|major) (?:points?|arguments?|ideas?|messages?|takeaways?|thesis|claims?|themes?)\b",
 )
-_ABOUT = re.compile(r"^what(?:'s|’s| is| are| was| were)\b.*\babout\W*$")
-_END = re.compile(
-    r"\b(?:end|ends|ended|ending|conclude|concludes|concluded|close|closes|closed|finish|finishes|finished|"
-    r"wrap|wraps)\b(?!\s+up\b)|"
-    r"\b(?:last|final|closing|concluding) (?:sentences?|paragraphs?|lines?|words?|questions?|remarks?|sections?|"
-    r"points?|thoughts?)\b",
+_ABOUT = re.compile(r"^what(?:'s| is| are| was| were)\b.*\babout\W*$")
+_DOC_NOUN_RE = "(?:" + "|".join(sorted(_DOC_NOUNS)) + ")"
+
+
+def _place(verbs: str, nouns: str, adjectives: str) -> re.Pattern[str]:
+    """How a question asks for a place in a document: "how does the article end", "the commentary ends with",
+    "the end of the report", "the last paragraph". The verb must be the document's: "how did the markets
+    open" and "when will the talks end, says the report" ask about something else."""
+    return re.compile(
+        rf"\bhow (?:does|did|do|will) (?:[\w'-]+ ){{0,3}}?{_DOC_NOUN_RE} (?:{verbs})\b(?!\s+up\b)|"
+        rf"\b{_DOC_NOUN_RE} (?:{verbs}) (?:with|on|by)\b|"
+        rf"\b(?:{nouns}) of (?:the |this |that )?(?:[\w'-]+ )?{_DOC_NOUN_RE}\b|"
+        rf"\b(?:{adjectives}) (?:sentences?|paragraphs?|lines?|words?|questions?|remarks?|sections?|thoughts?)\b"
+    )
+
+
+_END = _place(
+    "end|conclude|close|finish|wrap up|ends|concludes|closes|finishes|wraps up|ended|concluded|closed|finished",
+    "end|ending|conclusion|close",
+    "last|final|closing|concluding",
+)
+_START = _place(
+    "begin|start|open|begins|starts|opens|began|started|opened",
+    "beginning|start|opening",
+    "first|opening|introductory",
 )
 _AUTHOR = re.compile(
     r"^(?:who|whose)\b.*\b(?:wrote|writes|authored|penned|authors?|writers?|byline)\b|"
     r"^(?:what|which)(?:'s| is| are| was| were)? (?:the )?(?:names? of the )?(?:authors?|writers?|byline)\b|"
     r"\b(?:written|authored) by (?:whom|who)\b|\bby whom\b"
-)
-_END_UP = re.compile(r"\bwraps? up\b")
-_START = re.compile(
-    r"\b(?:begin|begins|began|beginning|start|starts|started|open|opens|opened)\b(?!\s+(?:up|to)\b)|"
-    r"\b(?:first|opening|introductory) (?:sentences?|paragraphs?|lines?|words?|sections?)\b|\blede\b",
 )
 # words that only frame a request for a summary: with nothing else left, it is about the whole document
 _FRAMING = frozenset(
@@ -131,11 +145,8 @@ def _naming_words(question: str, documents: Sequence[DocumentInfo]) -> dict[str,
         if len(owners.get(low, ())) != 1:
             continue
         before_noun = i + 1 < len(lower) and lower[i + 1] in _DOC_NOUNS
-        after_according = lower[max(0, i - 2) : i] == ["according", "to"] or lower[max(0, i - 3) : i] == [
-            "according",
-            "to",
-            "the",
-        ]
+        preceding = lower[max(0, i - 3) : i]
+        after_according = preceding[-2:] == ["according", "to"] or preceding == ["according", "to", "the"]
         capitals = len(word) >= 2 and word.isupper() and word.isalpha()
         if before_noun or after_according or capitals:
             out.setdefault(owners[low][0], set()).add(low)
@@ -177,7 +188,9 @@ def document_focus(question: str, names: Collection[str] = ()) -> Focus | None:
         return None
     if _AUTHOR.search(text):
         return Focus.AUTHOR
-    if _END.search(text) or _END_UP.search(text):
+    # a name stands for the document it names: "how does CGTN end" reads "how does document end"
+    text = " ".join("document" if w in names else w for w in words)
+    if _END.search(text):
         return Focus.END
     if _START.search(text):
         return Focus.START

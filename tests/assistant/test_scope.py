@@ -77,6 +77,14 @@ def test_named_documents(question: str, named: tuple[str, ...]) -> None:
         ("Which company is the article about?", None),
         ("Who opened the conference?", None),
         ("What did the report say about revenue?", None),
+        ("How close are the two sides to a deal, according to the article?", None),
+        ("When will the talks end, according to the report?", None),
+        ("Did the markets open higher, says the report?", None),
+        ("What does the article open with?", Focus.START),
+        ("What is at the end of the report?", Focus.END),
+        ("How does the CGTN piece wrap up?", Focus.END),
+        ("How did the markets open, according to the report?", None),
+        ("What did the markets close on, says the report?", None),
     ],
 )
 def test_document_focus(question: str, focus: Focus | None) -> None:
