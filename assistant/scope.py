@@ -17,6 +17,7 @@ from pathlib import PurePath
 from assistant.types import Answer, DocumentInfo
 
 __all__ = [
+    "DocumentNames",
     "Focus",
     "Scope",
     "back_matter_start",
@@ -129,36 +130,53 @@ def _name_tokens(doc: DocumentInfo) -> set[str]:
     return {t for t in re.split(r"[^a-z0-9]+", stem) if len(t) >= 2 and not t.isdigit()}
 
 
-def _naming_words(question: str, documents: Sequence[DocumentInfo]) -> dict[str, set[str]]:
+class DocumentNames:
+    """What names each document of a library, worked out once per library (the service keeps one until
+    the library changes): the words of file names that only one file name has and no title uses, and the
+    titles of three words or more."""
+
+    def __init__(self, documents: Sequence[DocumentInfo]) -> None:
+        self.ids = tuple(doc.id for doc in documents)
+        # a word of a title says what a document is about ("AI chip restrictions"), not which one it is
+        titled = {w.lower() for doc in documents for w in _words(doc.title)}
+        owners: dict[str, list[str]] = {}
+        for doc in documents:
+            for token in _name_tokens(doc) - titled:
+                owners.setdefault(token, []).append(doc.id)
+        self.owner = {token: ids[0] for token, ids in owners.items() if len(ids) == 1}
+        self.titles: list[tuple[str, list[str]]] = []
+        for doc in documents:
+            title = [w.lower() for w in _words(doc.title)]
+            if len(title) >= 3:
+                self.titles.append((doc.id, title))
+
+
+def _names(documents: Sequence[DocumentInfo] | DocumentNames) -> DocumentNames:
+    return documents if isinstance(documents, DocumentNames) else DocumentNames(documents)
+
+
+def _naming_words(question: str, names: DocumentNames) -> dict[str, set[str]]:
     """Document id -> the words of the question that name it."""
     words = _words(question)
     lower = [w.lower() for w in words]
-    # a word of a title says what a document is about ("AI chip restrictions"), not which one it is
-    titled = {w.lower() for doc in documents for w in _words(doc.title)}
-    tokens = {doc.id: _name_tokens(doc) - titled for doc in documents}
-    owners: dict[str, list[str]] = {}
-    for doc_id, names in tokens.items():
-        for t in names:
-            owners.setdefault(t, []).append(doc_id)
     out: dict[str, set[str]] = {}
     for i, (word, low) in enumerate(zip(words, lower, strict=True)):
-        if len(owners.get(low, ())) != 1:
+        if low not in names.owner:
             continue
         before_noun = i + 1 < len(lower) and lower[i + 1] in _DOC_NOUNS
         preceding = lower[max(0, i - 3) : i]
         after_according = preceding[-2:] == ["according", "to"] or preceding == ["according", "to", "the"]
         capitals = len(word) >= 2 and word.isupper() and word.isalpha()
         if before_noun or after_according or capitals:
-            out.setdefault(owners[low][0], set()).add(low)
-    folded = " ".join(lower)
-    for doc in documents:
-        title = [w.lower() for w in _words(doc.title)]
-        if len(title) >= 3 and f" {' '.join(title)} " in f" {folded} ":
-            out.setdefault(doc.id, set()).update(title)
+            out.setdefault(names.owner[low], set()).add(low)
+    folded = f" {' '.join(lower)} "
+    for doc_id, title in names.titles:
+        if f" {' '.join(title)} " in folded:
+            out.setdefault(doc_id, set()).update(title)
     return out
 
 
-def named_documents(question: str, documents: Sequence[DocumentInfo]) -> tuple[str, ...]:
+def named_documents(question: str, documents: Sequence[DocumentInfo] | DocumentNames) -> tuple[str, ...]:
     """Ids of the documents the question names, in the order of ``documents``.
 
     A document is named by its title, or by a word of its file name that no other file name or title
@@ -166,8 +184,9 @@ def named_documents(question: str, documents: Sequence[DocumentInfo]) -> tuple[s
     tlg article") or after "according to". Other words of file names ("chip", "huawei") are what
     questions are about and name nothing.
     """
-    named = _naming_words(question, documents)
-    return tuple(doc.id for doc in documents if doc.id in named)
+    names = _names(documents)
+    named = _naming_words(question, names)
+    return tuple(doc_id for doc_id in names.ids if doc_id in named)
 
 
 def document_focus(question: str, names: Collection[str] = ()) -> Focus | None:
@@ -224,10 +243,11 @@ def names_one(question: str) -> bool:
     return any(w in _DOC_NOUNS and w not in _PLURAL_DOC_NOUNS for w in words) and not wants_several(question)
 
 
-def scope_of(question: str, documents: Sequence[DocumentInfo]) -> Scope:
-    named = _naming_words(question, documents)
+def scope_of(question: str, documents: Sequence[DocumentInfo] | DocumentNames) -> Scope:
+    names = _names(documents)
+    named = _naming_words(question, names)
     words = {w for ws in named.values() for w in ws}
-    doc_ids = tuple(doc.id for doc in documents if doc.id in named)
+    doc_ids = tuple(doc_id for doc_id in names.ids if doc_id in named)
     return Scope(doc_ids=doc_ids, focus=document_focus(question, words))
 
 

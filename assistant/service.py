@@ -15,6 +15,7 @@ from assistant.answerer import Answerer, create_answerer, final_answer
 from assistant.config import Settings
 from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
 from assistant.scope import (
+    DocumentNames,
     Focus,
     Scope,
     back_matter_start,
@@ -78,6 +79,7 @@ class Assistant:
         )
         self._write_lock = threading.RLock()
         self._answerers: dict[str, Answerer] = {}
+        self._names: DocumentNames | None = None  # built on the first question that may name a document
         self._recover()
 
     # ------------------------------------------------------------------ answering
@@ -189,7 +191,7 @@ class Assistant:
         if self.catalog.count() == 0:
             raise EmptyIndex(f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first")
         allowed = self._allowed_ids(doc_ids, sources)
-        scope = scope_of(question, self.documents()) if mentions_documents(question) else Scope()
+        scope = scope_of(question, self._document_names()) if mentions_documents(question) else Scope()
         if allowed is None and scope.doc_ids:
             allowed = set(scope.doc_ids)
         if scope.focus is None:
@@ -366,6 +368,13 @@ class Assistant:
                     allowed.add(entry.id)
         return allowed
 
+    def _document_names(self) -> DocumentNames:
+        """What names each document, kept until the next write (``_commit`` drops it)."""
+        names = self._names
+        if names is None:
+            names = self._names = DocumentNames(self.documents())
+        return names
+
     def _info(self, entry: CatalogEntry) -> DocumentInfo:
         return DocumentInfo(
             id=entry.id,
@@ -417,6 +426,7 @@ class Assistant:
 
     def _commit(self) -> None:
         """Persist the lexical index, then mark what both indexes now hold as ready."""
+        self._names = None
         self.lexical.commit()
         with self.catalog.transaction():
             for entry in self.catalog.unfinished():

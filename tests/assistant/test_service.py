@@ -242,6 +242,21 @@ def test_a_paper_ends_before_its_references(tmp_path: Path, make_assistant: Make
     assert [c.quote for c in author.citations] == ["Jane Smith and Tom Lee"]
 
 
+def test_a_document_added_or_deleted_is_named_or_not_at_once(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    """The names of the library are worked out once and kept until the next ingest or delete."""
+    svc = make_assistant()
+    (tmp_path / "alpha-memo.txt").write_text("Harbour Memo\n\nThe harbour reopened in spring after dredging.\n")
+    svc.ingest([tmp_path / "alpha-memo.txt"])
+    assert svc.ask("summarise the alpha memo").meta.get("named_documents")
+    (tmp_path / "beta-memo.txt").write_text("Bridge Memo\n\nThe bridge closed in winter for repairs.\n")
+    beta = svc.ingest([tmp_path / "beta-memo.txt"]).ids[str(tmp_path / "beta-memo.txt")]
+    answer = svc.ask("summarise the beta memo")
+    assert answer.meta["named_documents"] == [beta]
+    assert [c.quote for c in answer.citations] == ["The bridge closed in winter for repairs."]
+    svc.delete(beta)
+    assert "named_documents" not in svc.ask("summarise the beta memo").meta
+
+
 def test_how_the_article_begins_is_its_lead_paragraph(demo_assistant: Assistant) -> None:
     tlg = _demo(demo_assistant, "tlg")
     answer = demo_assistant.ask("How does the article begin?", doc_ids=[tlg])
