@@ -44,6 +44,17 @@ def test_service_answers_generatively_with_checked_citations(generative: Assista
     assert answer.abstained or answer.citations
 
 
+def test_a_summary_in_generative_mode_is_written_from_the_named_documents_lead(generative: Assistant) -> None:
+    """The LLM gets the passages chosen by position (the document's first chunk first), not by similarity."""
+    tlg = next(d.id for d in generative.documents() if "tlg" in d.source)
+    answer = generative.ask("summarize the tlg article")
+    assert answer.meta["focus"] == "summary" and answer.meta["named_documents"] == [tlg]
+    assert answer.passages[0].chunk.id == generative.chunks(tlg)[0].id
+    assert {p.chunk.doc_id for p in answer.passages} == {tlg}
+    _resolves(generative, answer)
+    assert {c.doc_id for c in answer.citations} <= {tlg}
+
+
 def test_api_streams_generative_answers_and_the_openai_endpoint_works(generative: Assistant) -> None:
     client = TestClient(create_app(generative, generative.settings, ui=False))
     with client.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as response:
