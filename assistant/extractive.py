@@ -378,6 +378,12 @@ class ExtractiveAnswerer:
             reason = features.abstain
             if reason is None and best < self.threshold:
                 reason = "below threshold"
+            if reason is not None and features.answer_type == AnswerType.PERSON:
+                # "Who is Zhao Chenchen?" when the name is only an author line: all the documents say is that
+                byline = self._author_of(question, units)
+                if byline is not None:
+                    reason, focus, meta["focus"] = None, Focus.AUTHOR, Focus.AUTHOR.value
+                    quotes = [_Quote(byline.passage.chunk, byline.start, byline.end, 1.0)]
         if reason is not None:
             meta["abstain_reason"] = reason
             yield ABSTAIN_TEXT
@@ -673,6 +679,21 @@ class ExtractiveAnswerer:
         return chosen
 
     # ------------------------------------------------------------------ whole documents
+
+    @staticmethod
+    def _author_of(question: str, units: list[_Unit]) -> _Unit | None:
+        """The author line that holds every name of a "who" question, when no sentence mentions them."""
+        names = [t for t in _question_terms(question, set()) if t.entity]
+
+        def mentions(unit: _Unit) -> bool:
+            return all(any(_related(t.stem, s) for s in unit.stems) for t in names)
+
+        if not names or any(mentions(u) for u in units if u.quotable and not u.heading):
+            return None
+        for unit in units:
+            if unit.byline and mentions(unit):
+                return unit
+        return None
 
     def _by_position(self, units: list[_Unit], focus: Focus) -> list[_Quote]:
         """Sentences chosen by where they stand in their document, not by the question.

@@ -213,8 +213,12 @@ def test_who_wrote_a_named_document_is_its_author_line(demo_assistant: Assistant
     assert_verbatim_citations(answer, lambda doc_id: demo_assistant.document_text(doc_id).text)
     unsigned = demo_assistant.ask("Who is the author of the tlg article?")
     assert unsigned.abstained and unsigned.meta["abstain_reason"] == "no author line"
-    # asked who the author is, the lead paragraph under the author line is no answer
-    assert demo_assistant.ask("Who is Zhao Chenchen?").abstained
+    # a name that is only an author line: the answer is that line, not the lead paragraph under it
+    who = demo_assistant.ask("Who is Zhao Chenchen?")
+    assert [c.quote for c in who.citations] == ["Zhao Chenchen"] and who.meta["focus"] == "author"
+    # a name some sentence mentions is answered from the sentences
+    huang = demo_assistant.ask("Who is Jensen Huang?")
+    assert huang.citations and "NVIDIA CEO Jensen Huang" in huang.citations[0].quote
 
 
 def test_a_paper_ends_before_its_references(tmp_path: Path, make_assistant: MakeAssistant) -> None:
