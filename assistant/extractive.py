@@ -721,9 +721,12 @@ class ExtractiveAnswerer:
         order = list(dict.fromkeys(u.key[0] for u in units if u.key[0] in docs))
         if not order:
             return []
-        per_doc = max(1, self.max_sentences // len(order)) if focus == Focus.SUMMARY else 2
+        order = order[: self.max_sentences]
+        per_doc = max(1, self.max_sentences // len(order))  # a paragraph: up to two sentences
+        if focus in (Focus.START, Focus.END):
+            per_doc = min(2, per_doc)
         chosen: list[tuple[int, float]] = []
-        for doc in order[: self.max_sentences]:
+        for doc in order:
             body = docs[doc]
             if focus == Focus.SUMMARY:
                 chosen.extend(self._central(units, body, per_doc))

@@ -524,6 +524,17 @@ def test_a_beginning_or_an_end_is_quoted_by_position_within_its_paragraph(answer
     _check_verbatim(end, {ESSAY.id: ESSAY})
 
 
+def test_the_ends_of_several_documents_stay_within_the_answer_length(answerer: ExtractiveAnswerer) -> None:
+    """Two documents that each end in a two-sentence paragraph: one sentence of each, not four."""
+    copy = _document("essay-copy", ESSAY.text, title="The Harbour Essay")
+    passages = _marked(_passages(ESSAY, chunk_sentences=20) + _passages(copy, chunk_sentences=20), Focus.END)
+    answer = answerer.answer("How do the two essays end?", passages)
+    assert [(c.doc_id, c.quote) for c in answer.citations] == [
+        (ESSAY.id, "Nobody can yet say."),
+        (copy.id, "Nobody can yet say."),
+    ]
+
+
 def test_a_summary_quotes_the_lead_and_the_most_central_sentences_in_reading_order(
     answerer: ExtractiveAnswerer,
 ) -> None:
