@@ -36,6 +36,8 @@ from ingest.errors import IngestError
 from ingest.loaders import discover, read_document
 
 log = logging.getLogger(__name__)
+# how many documents a summary, or the beginnings or ends asked for in one question, cover at most
+_MAX_WHOLE_DOCUMENTS = 3
 
 try:
     __version__ = version("cited-assistant")
@@ -184,8 +186,8 @@ class Assistant:
         chose documents. A question about a whole document (a summary) or a place in one (how it begins or
         ends, or who wrote it) gets that document's passages by position: its first or last two chunks, or
         its first chunk and the chunks nearest its title. Which document: the named or chosen ones, else
-        the best-ranked one (up to three when the question speaks of several). The passages carry
-        ``meta["focus"]``.
+        the best-ranked one (up to ``_MAX_WHOLE_DOCUMENTS`` when the question speaks of several or the
+        caller chose several). The passages carry ``meta["focus"]``.
         """
         k = top_k or self.settings.top_k
         if self.catalog.count() == 0:
@@ -197,11 +199,11 @@ class Assistant:
         if scope.focus is None:
             return self.retriever.retrieve(question, k, doc_ids=allowed), scope
         if allowed is not None:
-            docs = [d.id for d in self.documents() if d.id in allowed]
+            docs = [d.id for d in self.documents() if d.id in allowed][:_MAX_WHOLE_DOCUMENTS]
         else:
             ranked = dict.fromkeys(p.chunk.doc_id for p in self.retriever.retrieve(question, k))
             several = wants_several(question) or (scope.focus == Focus.SUMMARY and not names_one(question))
-            docs = list(ranked)[: 3 if several else 1]
+            docs = list(ranked)[: _MAX_WHOLE_DOCUMENTS if several else 1]
         passages: list[Passage] = []
         for doc_id in docs:
             chunks = self.chunks(doc_id)

@@ -261,6 +261,18 @@ def test_a_document_added_or_deleted_is_named_or_not_at_once(tmp_path: Path, mak
     assert "named_documents" not in svc.ask("summarise the beta memo").meta
 
 
+def test_a_summary_of_many_chosen_documents_covers_three(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    svc = make_assistant()
+    for k, topic in enumerate(["harbour", "bridge", "library", "station", "market"]):
+        (tmp_path / f"note-{k}.txt").write_text(f"Note {k}\n\nThe {topic} reopened in spring after repairs.\n")
+    svc.ingest([tmp_path])
+    ids = [d.id for d in svc.documents()]
+    answer = svc.ask("summarise the documents", doc_ids=ids)
+    assert answer.meta["focus"] == "summary"
+    assert len({p.chunk.doc_id for p in answer.passages}) == 3
+    assert 1 <= len(answer.citations) <= svc.settings.answer_sentences
+
+
 def test_how_the_article_begins_is_its_lead_paragraph(demo_assistant: Assistant) -> None:
     tlg = _demo(demo_assistant, "tlg")
     answer = demo_assistant.ask("How does the article begin?", doc_ids=[tlg])
