@@ -62,7 +62,7 @@ from assistant.answer_types import (
 )
 from assistant.answerer import ABSTAIN_TEXT, Corpus, final_answer, register_answerer
 from assistant.config import Settings
-from assistant.scope import Focus, is_back_matter
+from assistant.scope import Focus, asks_each_document, is_back_matter
 from assistant.types import Answer, Chunk, Citation, Passage
 from index.embeddings import Embedder
 from ingest.chunking import split_sentences
@@ -99,11 +99,6 @@ _OPENING_PHRASE = re.compile(
     re.IGNORECASE,
 )
 _DETERMINERS = frozenset("the this that these those such".split())
-_MULTI_SOURCE = re.compile(
-    r"\b(?:both|each|all|every|various|different)\s+(?:of\s+the\s+)?"
-    r"(?:articles?|sources?|documents?|reports?|texts?|papers?|stories)\b|\baccording to (?:both|all)\b",
-    re.IGNORECASE,
-)
 # an author line: "Zhao Chenchen", "By A. Writer", "Maria de la Cruz and John Smith"
 _NAME = r"[A-Z][\w'’-]*\.?(?:\s+(?:[A-Z][\w'’-]*\.?|de|da|del|der|van|von|la|le|bin|al)){1,3}"
 _BYLINE = re.compile(
@@ -253,6 +248,9 @@ class _Unit:
     prev: int = -1
     next: int = -1
 
+    def quote(self, score: float) -> _Quote:
+        return _Quote(self.passage.chunk, self.start, self.end, score)
+
 
 @dataclass
 class _Features:
@@ -383,17 +381,14 @@ class ExtractiveAnswerer:
                 byline = self._author_of(question, units)
                 if byline is not None:
                     reason, focus, meta["focus"] = None, Focus.AUTHOR, Focus.AUTHOR.value
-                    quotes = [_Quote(byline.passage.chunk, byline.start, byline.end, 1.0)]
+                    quotes = [byline.quote(1.0)]
         if reason is not None:
             meta["abstain_reason"] = reason
             yield ABSTAIN_TEXT
             yield Answer(question=question, answer=ABSTAIN_TEXT, abstained=True, passages=tuple(passages), meta=meta)
             return
         if focus is None:
-            quotes = [
-                _Quote(units[i].passage.chunk, units[i].start, units[i].end, float(scores[i]))
-                for i in self._select(units, features)
-            ]
+            quotes = [units[i].quote(float(scores[i])) for i in self._select(units, features)]
             quotes = self._resolve(question, features, quotes, meta)
         citations: list[Citation] = []
         parts: list[str] = []
@@ -545,7 +540,7 @@ class ExtractiveAnswerer:
         n = len(units)
         answer_type = expected_type(question)
         meta: dict[str, Any] = {"answer_type": answer_type.value if answer_type else None}
-        multi_source = _MULTI_SOURCE.search(question) is not None
+        multi_source = asks_each_document(question)
         if not n:
             empty, grid = np.zeros(0), np.zeros((0, 0))
             return _Features(
@@ -741,7 +736,7 @@ class ExtractiveAnswerer:
                     break
                 picked.append(i)
             chosen.extend((i, 1.0) for i in sorted(picked, key=lambda i: units[i].key))
-        return [_Quote(units[i].passage.chunk, units[i].start, units[i].end, score) for i, score in chosen]
+        return [units[i].quote(score) for i, score in chosen]
 
     def _central(self, units: list[_Unit], body: list[int], k: int) -> list[tuple[int, float]]:
         """The lead sentence and the ``k - 1`` others nearest the centroid, in reading order, with their

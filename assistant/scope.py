@@ -20,6 +20,7 @@ __all__ = [
     "DocumentNames",
     "Focus",
     "Scope",
+    "asks_each_document",
     "back_matter_start",
     "describe",
     "document_focus",
@@ -48,14 +49,19 @@ class Scope:
 
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
-_DOC_NOUNS = frozenset(
-    """article articles commentary commentaries report reports piece pieces story stories paper papers document
-    documents doc docs file files text texts post posts essay essays editorial editorials memo memos filing
-    filings transcript transcripts whitepaper pdf pdfs op-ed""".split()
-)
 _PLURAL_DOC_NOUNS = frozenset(
     """articles commentaries reports pieces stories papers documents docs files texts posts essays editorials memos
     filings transcripts pdfs""".split()
+)
+_DOC_NOUNS = _PLURAL_DOC_NOUNS | frozenset(
+    """article commentary report piece story paper document doc file text post essay editorial memo filing
+    transcript whitepaper pdf op-ed""".split()
+)
+# "both articles", "each of the reports", "according to both": a question that wants what every source says
+_EACH_DOCUMENT = re.compile(
+    r"\b(?:both|each|all|every|various|different)\s+(?:of\s+the\s+)?"
+    r"(?:articles?|sources?|documents?|reports?|texts?|papers?|stories)\b|\baccording to (?:both|all)\b",
+    re.IGNORECASE,
 )
 _SUMMARY = re.compile(
     r"\b(?:summari[sz]e|summari[sz]ing|summary|summaries|sum up|sums up|tl;?dr|gist|overview|recap)\b|"
@@ -216,6 +222,11 @@ def document_focus(question: str, names: Collection[str] = ()) -> Focus | None:
     return None
 
 
+def asks_each_document(question: str) -> bool:
+    """Whether the question wants what each of several sources says ("according to both articles")."""
+    return _EACH_DOCUMENT.search(question) is not None
+
+
 def wants_several(question: str) -> bool:
     """Whether the question speaks of several documents ("the articles", "both reports")."""
     words = [w.lower() for w in _words(question)]
@@ -227,7 +238,7 @@ _MENTIONS = re.compile(r"\baccording to\b|\b[A-Z]{2,}\b")
 
 def mentions_documents(question: str) -> bool:
     """A cheap first test: could ``scope_of`` find anything (a document noun, a summary, a name in capitals,
-    "according to")? Saves reading the document list for most questions."""
+    "according to")? Saves matching the question against every title for most questions."""
     text = question.lower().replace("’", "'")
     return (
         _MENTIONS.search(question) is not None

@@ -167,8 +167,7 @@ class Assistant:
         sources: Sequence[str] | None = None,
     ) -> list[Passage]:
         """Hybrid retrieval only (used by ``ask`` and the eval runner)."""
-        if self.catalog.count() == 0:
-            raise EmptyIndex(f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first")
+        self._require_documents()
         allowed = self._allowed_ids(doc_ids, sources)
         return self.retriever.retrieve(query, top_k or self.settings.top_k, doc_ids=allowed)
 
@@ -190,8 +189,7 @@ class Assistant:
         caller chose several). The passages carry ``meta["focus"]``.
         """
         k = top_k or self.settings.top_k
-        if self.catalog.count() == 0:
-            raise EmptyIndex(f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first")
+        self._require_documents()
         allowed = self._allowed_ids(doc_ids, sources)
         scope = scope_of(question, self._document_names()) if mentions_documents(question) else Scope()
         if allowed is None and scope.doc_ids:
@@ -369,6 +367,10 @@ class Assistant:
                 if any(entry.source == s or entry.source.endswith("/" + s.lstrip("/")) for s in sources):
                     allowed.add(entry.id)
         return allowed
+
+    def _require_documents(self) -> None:
+        if self.catalog.count() == 0:
+            raise EmptyIndex(f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first")
 
     def _document_names(self) -> DocumentNames:
         """What names each document, kept until the next write (``_commit`` drops it)."""
