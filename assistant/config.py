@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     fusion: Literal["convex", "rrf", "dense", "bm25"] = "convex"
     alpha: float = Field(0.5, ge=0.0, le=1.0)  # weight of dense in convex fusion
     candidates: int = Field(50, ge=1)  # per-retriever candidates before fusion
-    reranker: str = ""  # name in index.rerank registry; empty: none
+    reranker: str = ""  # name in index.rerank registry ("onnx-cross-encoder": the bundled one); empty: none
+    rerank_depth: int = Field(20, ge=1)  # fused passages the reranker rescores; the rest follow
+    rerank_weight: float = Field(0.7, ge=0.0, le=1.0)  # of the reranker's score against the fused one
 
     # answering
     max_question_chars: int = 2000

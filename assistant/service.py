@@ -78,6 +78,8 @@ class Assistant:
             alpha=settings.alpha,
             candidates=settings.candidates,
             reranker=reranker,
+            rerank_depth=settings.rerank_depth,
+            rerank_weight=settings.rerank_weight,
         )
         self._write_lock = threading.RLock()
         self._answerers: dict[str, Answerer] = {}

@@ -77,7 +77,14 @@ def _run(args: argparse.Namespace) -> EvalReport:
 
 def run_eval_command(args: argparse.Namespace) -> tuple[EvalReport, list[str]]:
     """Run the eval the arguments select, write its reports, check its thresholds."""
+    from assistant.config import get_settings
+
+    settings = get_settings()
     report = _run(args)
+    retrieval = f"{settings.fusion} (alpha {settings.alpha})"
+    if settings.reranker:
+        retrieval += f", reranker {settings.reranker} (depth {settings.rerank_depth}, weight {settings.rerank_weight})"
+    report = report.model_copy(update={"meta": {**report.meta, "retrieval": retrieval}})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{report.name}.json").write_text(report.to_json() + "\n", encoding="utf-8")

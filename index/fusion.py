@@ -98,3 +98,38 @@ def fuse_rrf(dense: Sequence[Passage], lexical: Sequence[Passage], *, k: int = 6
         return total
 
     return _fuse(dense, lexical, score)
+
+
+def _standardised(scores: dict[str, float]) -> dict[str, float]:
+    """Scores as z-scores (mean 0, standard deviation 1); all equal: all 0."""
+    values = list(scores.values())
+    mean = sum(values) / len(values)
+    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return {key: (v - mean) / spread if spread > 0 else 0.0 for key, v in scores.items()}
+
+
+def blend_reranked(fused: Sequence[Passage], reranked: Sequence[Passage], *, weight: float = 0.7) -> list[Passage]:
+    """The reranked passages ordered by ``weight * reranker + (1 - weight) * fused``, both scores standardised
+    (z-scores) over the reranked list; ``weight`` 1 keeps the reranker's order.
+
+    ``fused`` are the passages as they were given to the reranker. The blend becomes ``score``; the reranker's
+    score is kept as ``meta["rerank_score"]`` and the fused one as ``meta["fused_score"]``.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be within [0, 1], not {weight}")
+    before = {p.chunk.id: p.score for p in fused}
+    if not reranked or set(before) != {p.chunk.id for p in reranked}:
+        raise ValueError("the reranker must return the passages it was given, each once")
+    given = _standardised(before)
+    rerank = _standardised({p.chunk.id: p.score for p in reranked})
+    out = [
+        p.model_copy(
+            update={
+                "score": weight * rerank[p.chunk.id] + (1.0 - weight) * given[p.chunk.id],
+                "meta": {**p.meta, "fused_score": before[p.chunk.id], "rerank_score": p.score},
+            }
+        )
+        for p in reranked
+    ]
+    order = sorted(range(len(out)), key=lambda i: (-out[i].score, i))
+    return [out[i] for i in order]

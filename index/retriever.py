@@ -8,7 +8,7 @@ from typing import Final
 
 from assistant.types import Passage
 from index.embeddings import Embedder
-from index.fusion import fuse_convex, fuse_rrf
+from index.fusion import blend_reranked, fuse_convex, fuse_rrf
 from index.lexical import LexicalIndex
 from index.rerank import Reranker
 from index.vector import VectorIndex
@@ -32,7 +32,10 @@ class HybridRetriever:
     ``fusion`` is ``convex`` (``alpha`` weighs dense against BM25 after min-max
     normalisation), ``rrf`` (reciprocal rank fusion), ``dense`` or ``bm25``
     (one retriever alone). Each retriever contributes ``candidates`` passages;
-    a reranker, if given, reorders the best ``rerank_depth`` fused passages.
+    a reranker, if given, rescores the best ``rerank_depth`` fused passages, and they are ordered by
+    ``rerank_weight`` times its standardised score plus the rest times the standardised fused score
+    (``index.fusion.blend_reranked``; 1: the reranker's order alone). Passages below ``rerank_depth`` (when
+    ``top_k`` asks for more) follow in fused order with their fused score.
     """
 
     def __init__(
@@ -46,12 +49,15 @@ class HybridRetriever:
         candidates: int = 50,
         reranker: Reranker | None = None,
         rerank_depth: int = 20,
+        rerank_weight: float = 0.7,
         rrf_k: int = 60,
     ) -> None:
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; expected one of {', '.join(FUSIONS)}")
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be within [0, 1], not {alpha}")
+        if not 0.0 <= rerank_weight <= 1.0:
+            raise ValueError(f"rerank_weight must be within [0, 1], not {rerank_weight}")
         if candidates < 1:
             raise ValueError(f"candidates must be at least 1, not {candidates}")
         self.embedder = embedder
@@ -62,6 +68,7 @@ class HybridRetriever:
         self.candidates = candidates
         self.reranker = reranker
         self.rerank_depth = rerank_depth
+        self.rerank_weight = rerank_weight
         self.rrf_k = rrf_k
 
     def retrieve(self, query: str, top_k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
@@ -84,6 +91,7 @@ class HybridRetriever:
         else:
             fused = _single(lexical, "bm25")
         if self.reranker is not None and fused:
-            fused = self.reranker.rerank(query, fused[: max(top_k, self.rerank_depth)])
+            head, tail = fused[: self.rerank_depth], fused[self.rerank_depth :]
+            fused = blend_reranked(head, self.reranker.rerank(query, head), weight=self.rerank_weight) + tail
         log.debug("retrieved %d dense + %d bm25 -> %d fused for %r", len(dense), len(lexical), len(fused), query)
         return fused[:top_k]

@@ -301,6 +301,22 @@ def test_follow_up_uses_the_history(demo_assistant: Assistant) -> None:
     assert "May 15" in answer.answer
 
 
+def test_the_bundled_reranker_is_switched_on_by_settings(make_assistant: MakeAssistant) -> None:
+    svc = make_assistant(reranker="onnx-cross-encoder", rerank_depth=8)
+    svc.ingest([DEMO_DIR])
+    passages = svc.retrieve("Which company makes the Ascend chips?", top_k=5)
+    assert len(passages) == 5
+    assert all({"rerank_score", "fused_score"} <= set(p.meta) for p in passages)
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert "Huawei" in passages[0].chunk.text
+    answer = svc.ask("What replaced the Diffusion Rule?")
+    assert {Path(c.source).name for c in answer.citations} == {
+        "cgtn-us-chip-guidance-huawei.txt",
+        "tlg-us-refocuses-ai-chip-restrictions.txt",
+    }
+    _check_citations(svc, answer)
+
+
 def test_bad_questions_and_empty_index(make_assistant: MakeAssistant, demo_assistant: Assistant) -> None:
     with pytest.raises(InvalidQuestion):
         demo_assistant.ask("   ")

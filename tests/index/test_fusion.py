@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant.types import Passage
-from index.fusion import fuse_convex, fuse_rrf
+from index.fusion import blend_reranked, fuse_convex, fuse_rrf
 from tests.index.helpers import passage
 
 DENSE = [passage("a", 0.9), passage("b", 0.7), passage("c", 0.5)]
@@ -90,3 +90,35 @@ def test_fusion_invariants(dense: list[tuple[str, float]], bm25: list[tuple[str,
         assert scores == sorted(scores, reverse=True)
     for p in fuse_convex(dense_p, bm25_p, alpha=alpha):
         assert -1e-9 <= p.score <= 1 + 1e-9
+
+
+# ------------------------------------------------------------------ blending a reranker's scores
+
+GIVEN = [passage("a", 0.9), passage("b", 0.6), passage("c", 0.3)]  # fused: z-scores 1.22, 0, -1.22
+RERANKED = [passage("c", 5.0), passage("b", 1.0), passage("a", -3.0)]  # reranker: z-scores 1.22, 0, -1.22
+
+
+def test_blend_extremes_follow_one_score() -> None:
+    assert [p.chunk.id for p in blend_reranked(GIVEN, RERANKED, weight=1.0)] == ["c", "b", "a"]
+    assert [p.chunk.id for p in blend_reranked(GIVEN, RERANKED, weight=0.0)] == ["a", "b", "c"]
+
+
+def test_blend_weighs_standardised_scores_and_keeps_both() -> None:
+    z = 1.5**0.5  # the z-score of the best and worst of three evenly spaced values
+    out = {p.chunk.id: p for p in blend_reranked(GIVEN, RERANKED, weight=0.7)}
+    assert out["c"].score == pytest.approx(0.7 * z - 0.3 * z)
+    assert out["a"].score == pytest.approx(-0.7 * z + 0.3 * z)
+    assert out["b"].score == pytest.approx(0.0)
+    assert out["c"].meta["rerank_score"] == 5.0 and out["c"].meta["fused_score"] == 0.3
+    # a reranker's scale does not matter, only how it spreads its scores
+    scaled = [passage(p.chunk.id, 100 * p.score) for p in RERANKED]
+    assert [p.chunk.id for p in blend_reranked(GIVEN, scaled, weight=0.7)] == list(out)
+
+
+def test_blend_rejects_a_reranker_that_drops_or_invents_passages() -> None:
+    with pytest.raises(ValueError, match="each once"):
+        blend_reranked(GIVEN, RERANKED[:2])
+    with pytest.raises(ValueError, match="each once"):
+        blend_reranked(GIVEN, [*RERANKED[:2], passage("z", 1.0)])
+    with pytest.raises(ValueError, match="weight"):
+        blend_reranked(GIVEN, RERANKED, weight=-0.1)

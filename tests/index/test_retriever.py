@@ -110,12 +110,26 @@ def test_reranker_reorders_the_fused_candidates(embedder: Embedder, indexes: tup
             return rescored(passages, [-len(p.chunk.text) for p in passages])
 
     reranker = ShortestFirst()
-    retriever = _retriever(embedder, indexes, reranker=reranker, rerank_depth=6)
+    retriever = _retriever(embedder, indexes, reranker=reranker, rerank_depth=6, rerank_weight=1.0)
     out = retriever.retrieve("Which pumps does valve QX-9913 fit?", 3)
     assert reranker.seen == 6
     lengths = [len(p.chunk.text) for p in out]
     assert lengths == sorted(lengths)
     assert all("fused_score" in p.meta for p in out)
+    # weight 0: the reranker is asked, but the fused order stands
+    plain = _retriever(embedder, indexes).retrieve("Which pumps does valve QX-9913 fit?", 3)
+    kept = _retriever(embedder, indexes, reranker=reranker, rerank_weight=0.0).retrieve(
+        "Which pumps does valve QX-9913 fit?", 3
+    )
+    assert [p.chunk.id for p in kept] == [p.chunk.id for p in plain]
+    assert [p.meta["rerank_score"] for p in kept] == [-len(p.chunk.text) for p in kept]
+    # asked for more than it reranks: the rest follow in fused order, unscored by the reranker
+    deep = _retriever(embedder, indexes, reranker=reranker, rerank_depth=2).retrieve("valve QX-9913 pumps", 6)
+    fused = _retriever(embedder, indexes).retrieve("valve QX-9913 pumps", 6)
+    assert reranker.seen == 2
+    assert [p.chunk.id for p in deep[2:]] == [p.chunk.id for p in fused[2:]]
+    assert {p.chunk.id for p in deep[:2]} == {p.chunk.id for p in fused[:2]}
+    assert all("rerank_score" not in p.meta for p in deep[2:])
 
 
 def test_invalid_settings(embedder: Embedder, tmp_path: Path) -> None:
@@ -124,6 +138,8 @@ def test_invalid_settings(embedder: Embedder, tmp_path: Path) -> None:
         HybridRetriever(embedder, vector, lexical, fusion="sum")
     with pytest.raises(ValueError, match="alpha"):
         HybridRetriever(embedder, vector, lexical, alpha=2.0)
+    with pytest.raises(ValueError, match="rerank_weight"):
+        HybridRetriever(embedder, vector, lexical, rerank_weight=1.5)
     retriever = HybridRetriever(embedder, vector, lexical)
     assert retriever.retrieve("anything", 5) == []  # empty indexes
 
