@@ -50,6 +50,9 @@ bench: install
 bench-quality: install
 	$(BIN)/assistant eval --beir ../shared/datasets/scifact --split test
 	$(BIN)/assistant eval --llama-dataset ../shared/datasets/blockchain_solana
+	# the same two with the bundled cross-encoder reranker (reports/reranked/)
+	ASSISTANT_RERANKER=onnx-cross-encoder $(BIN)/assistant eval --beir ../shared/datasets/scifact --split test --out reports/reranked
+	ASSISTANT_RERANKER=onnx-cross-encoder $(BIN)/assistant eval --llama-dataset ../shared/datasets/blockchain_solana --out reports/reranked
 
 screenshot: install browser
 	ASSISTANT_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/ui/test_chat.py

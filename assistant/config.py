@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,8 +55,22 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides on top."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Build settings from the environment, with explicit overrides on top.
+
+    A bad value raises ``InvalidSettings`` naming its variable, e.g. "ASSISTANT_TOP_K=0: Input should be
+    greater than or equal to 1".
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        from assistant.errors import InvalidSettings
+
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            variable = f"ASSISTANT_{name.upper()}" if name not in overrides else name
+            problems.append(f"{variable}={error.get('input')!s}: {error['msg']}")
+        raise InvalidSettings("invalid setting " + "; ".join(problems)) from None
 
 
 @lru_cache(maxsize=1)

@@ -19,3 +19,7 @@ class DocumentNotFound(AssistantError):
 
 class IndexMismatch(AssistantError):
     """The index on disk was built with another embedding model."""
+
+
+class InvalidSettings(AssistantError):
+    """A setting (an ``ASSISTANT_*`` environment variable, ``.env`` or an override) has a bad value."""

@@ -13,8 +13,10 @@ import pytest
 from tests.conftest import DEMO_DIR, REPO
 
 
-def run(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir)}
+def run(
+    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "assistant.cli", *args],
         input=stdin,
@@ -102,3 +104,19 @@ def test_errors_are_one_line(indexed: Path, tmp_path: Path) -> None:
     bad.write_text("?")
     result = run(tmp_path / "y", "ingest", str(bad))
     assert result.returncode != 0 and "bad.xyz" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_settings_are_one_line_errors_and_leave_the_index_alone(indexed: Path) -> None:
+    question = "What replaced the Diffusion Rule?"
+    assert one_line_error(run(indexed, "ask", question, env={"ASSISTANT_TOP_K": "0"})) == (
+        "error: invalid setting ASSISTANT_TOP_K=0: Input should be greater than or equal to 1"
+    )
+    line = one_line_error(run(indexed, "docs", env={"ASSISTANT_FUSION": "sum", "ASSISTANT_RERANK_WEIGHT": "x"}))
+    assert "ASSISTANT_FUSION=sum" in line and "ASSISTANT_RERANK_WEIGHT=x" in line
+    unknown = run(indexed, "ask", question, env={"ASSISTANT_RERANKER": "nope"})
+    assert "unknown reranker 'nope'" in one_line_error(unknown)
+    assert "lacks model.onnx" in one_line_error(
+        run(indexed, "ask", question, env={"ASSISTANT_RERANKER": "onnx-cross-encoder:/nonexistent"})
+    )
+    listing = run(indexed, "docs", "--json")
+    assert listing.returncode == 0 and len(json.loads(listing.stdout)) == 2
