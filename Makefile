@@ -8,7 +8,7 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install run index serve test test-fast lint bench bench-quality browser screenshot clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: the CPU build on local disk (an unpinned torch pulls CUDA)
