@@ -28,6 +28,7 @@ from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport,
 from index.catalog import Catalog, CatalogEntry
 from index.embeddings import Embedder
 from index.lexical import LexicalIndex
+from index.lock import DirectoryLock
 from index.rerank import create_reranker
 from index.retriever import HybridRetriever
 from index.vector import VectorIndex
@@ -61,6 +62,16 @@ class Assistant:
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+        # one process at a time on the directory (index.lock says why); raises IndexInUse
+        self._dir_lock = DirectoryLock(data_dir)
+        self._dir_lock.acquire()
+        try:
+            self._open(settings, data_dir)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, settings: Settings, data_dir: Path) -> None:
         self.catalog = Catalog(data_dir / "catalog.sqlite")
         self._check_model()
         self.vector = VectorIndex(
@@ -318,7 +329,11 @@ class Assistant:
         }
 
     def close(self) -> None:
-        self.catalog.close()
+        """Close the catalog and let another process open the directory. Safe to call twice."""
+        catalog = getattr(self, "catalog", None)
+        if catalog is not None:
+            catalog.close()
+        self._dir_lock.release()
 
     # ------------------------------------------------------------------ internals
 

@@ -13,3 +13,7 @@ class ChromaUnavailable(IndexStoreError):
 
 class ModelUnavailable(IndexStoreError):
     """An embedding or reranking model cannot be found or loaded."""
+
+
+class IndexInUse(IndexStoreError):
+    """Another process (or service object) has the index directory open."""

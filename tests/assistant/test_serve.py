@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from tests.assistant.conftest import LiveServer, SSEvent
+from tests.assistant.test_cli import one_line_error, run
 from tests.conftest import DEMO_DIR
 
 pytestmark = pytest.mark.slow
@@ -130,3 +131,14 @@ def test_openai_client(server: LiveServer) -> None:
         openai.OpenAI(base_url=f"{server.url}/v1", api_key="wrong", max_retries=0).models.list()
     with pytest.raises(openai.UnprocessableEntityError):
         client.chat.completions.create(model="cited-assistant", messages=[{"role": "user", "content": "  "}])
+
+
+def test_a_second_process_on_the_served_index_is_refused(server: LiveServer, http: httpx.Client) -> None:
+    """`assistant ingest` or `ask` on the directory a server has open: one line naming the server, no change."""
+    before = http.get("/documents").json()
+    for args in (["ask", QUESTION], ["ingest", str(DEMO_DIR)], ["delete", before[0]["id"]]):
+        line = one_line_error(run(server.data_dir, *args))
+        assert line.startswith(f"error: the index in {server.data_dir} is in use by process "), line
+        assert "serve" in line and "through its API" in line
+    assert http.get("/documents").json() == before
+    assert http.post("/ask", json={"question": QUESTION}).json()["citations"]

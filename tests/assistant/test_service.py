@@ -12,6 +12,8 @@ import pytest
 from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
 from assistant.service import Assistant
 from assistant.types import Answer
+from index.errors import IndexInUse
+from index.lock import DirectoryLock
 from ingest.chunking import split_sentences
 from tests.conftest import DEMO_DIR, assert_verbatim_citations
 
@@ -334,6 +336,23 @@ def test_index_built_with_another_model_is_refused(tmp_path: Path, make_assistan
     svc.close()
     with pytest.raises(IndexMismatch):
         make_assistant(tmp_path / "idx")
+    lock = DirectoryLock(tmp_path / "idx")  # the refused service let go of the directory
+    lock.acquire()
+    lock.release()
+
+
+def test_one_service_at_a_time_on_a_directory(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    svc = make_assistant(tmp_path / "idx")
+    svc.ingest([DEMO_DIR / "cgtn-us-chip-guidance-huawei.txt"])
+    with pytest.raises(IndexInUse, match="in use by another service object in this process"):
+        make_assistant(tmp_path / "idx")
+    # the first one is untouched and still writes
+    assert svc.ingest([DEMO_DIR]).added
+    assert len(_consistent(svc)) == 2
+    svc.close()
+    svc.close()  # twice is harmless
+    reopened = make_assistant(tmp_path / "idx")
+    assert len(_consistent(reopened)) == 2
 
 
 def test_stream_yields_text_then_the_answer(demo_assistant: Assistant) -> None:
