@@ -330,9 +330,9 @@ class Assistant:
 
     def close(self) -> None:
         """Close the catalog and let another process open the directory. Safe to call twice."""
-        catalog = getattr(self, "catalog", None)
-        if catalog is not None:
-            catalog.close()
+        for store in (getattr(self, "vector", None), getattr(self, "catalog", None)):
+            if store is not None:
+                store.close()
         self._dir_lock.release()
 
     # ------------------------------------------------------------------ internals

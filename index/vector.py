@@ -140,6 +140,20 @@ class VectorIndex:
             self._batch = max(1, min(int(client.get_max_batch_size()), batch_size))
         self._check_space()
         self._store = ChromaVectorStore(chroma_collection=self._collection)
+        self._client = client
+
+    def close(self) -> None:
+        """Release the Chroma client (an embedded store is flushed and let go). Safe to call twice.
+
+        Embedded Chroma is not safe to open from two processes at once: a second one can get search results
+        that disagree with ``count`` and ``get`` (chroma-core/chroma#3792). Close before another process opens
+        the directory; ``index.lock`` keeps services from sharing one.
+        """
+        client, self._client = self._client, None
+        close = getattr(client, "close", None)  # older chromadb clients have none
+        if close is not None:
+            with self._guard():
+                close()
 
     # ------------------------------------------------------------------ writes
 

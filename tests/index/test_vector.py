@@ -160,6 +160,8 @@ def test_contents_persist_across_reopen(backend: VectorBackend, vectors: dict[st
     index.delete("gamma")
     query = vectors[ALPHA[2].id]
     before = index.search(query, 3)
+    index.close()  # as when the process that wrote it ends: embedded Chroma is one process at a time
+    index.close()
     after = backend.snapshot_after_reopen(query, 3)
     assert after["count"] == len(ALPHA) + len(BETA)
     assert after["doc_ids"] == ["alpha", "beta"]
