@@ -17,6 +17,7 @@ from assistant.config import Settings, get_settings  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.types import Answer  # noqa: E402
 from index.embeddings import Embedder  # noqa: E402
+from tests.chroma_server import ChromaServer, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "data" / "demo"
@@ -62,3 +63,12 @@ def demo_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
     svc.ingest([DEMO_DIR])
     yield svc
     svc.close()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """A real Chroma server for the whole session (tests use collections of their own)."""
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data", free_port())
+    server.start()
+    yield server
+    server.stop()
