@@ -21,5 +21,9 @@ class IndexMismatch(AssistantError):
     """The index on disk was built with another embedding model."""
 
 
+class CollectionMismatch(AssistantError):
+    """The Chroma collection holds the chunks of another index directory."""
+
+
 class InvalidSettings(AssistantError):
     """A setting (an ``ASSISTANT_*`` environment variable, ``.env`` or an override) has a bad value."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -13,7 +14,7 @@ from tqdm import tqdm
 
 from assistant.answerer import Answerer, create_answerer, final_answer
 from assistant.config import Settings
-from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
+from assistant.errors import CollectionMismatch, DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
 from assistant.scope import (
     DocumentNames,
     Focus,
@@ -79,6 +80,7 @@ class Assistant:
             url=settings.chroma_url,
             collection=settings.collection,
         )
+        self._claim_collection()
         self.lexical = LexicalIndex(data_dir / "bm25")
         reranker = create_reranker(settings.reranker) if settings.reranker else None
         self.retriever = HybridRetriever(
@@ -483,6 +485,34 @@ class Assistant:
             with self.catalog.transaction():
                 for entry in unfinished:
                     self.catalog.remove(entry.id)
+
+    def _claim_collection(self) -> None:
+        """Make sure the Chroma collection holds this directory's chunks and no one else's.
+
+        The catalog and the BM25 index live in the data directory; the chunk embeddings may live on a shared
+        Chroma server. Two directories writing one collection would each answer from chunks the other wrote
+        (and their lexical index never saw), so the collection records the id of the directory that fills it.
+        Raises CollectionMismatch.
+        """
+        index_id = self.catalog.setting("index_id")
+        known = index_id is not None or bool(self.catalog.entries(state=None))  # an index built before ids
+        index_id = index_id or uuid.uuid4().hex
+        owner = self.vector.owner()
+        advice = "give this one its own ASSISTANT_COLLECTION, or use the data directory that built it"
+        if owner is not None and owner != index_id:
+            raise CollectionMismatch(
+                f"the Chroma collection {self.vector.location} holds the index of another data directory, "
+                f"not {self.settings.data_dir}; {advice}"
+            )
+        if owner is None:
+            stored = self.vector.count()
+            if stored and not known:
+                raise CollectionMismatch(
+                    f"the Chroma collection {self.vector.location} holds {stored} chunk{'s' * (stored != 1)} that "
+                    f"{self.settings.data_dir} did not write; {advice}"
+                )
+            self.vector.set_owner(index_id)
+        self.catalog.set_setting("index_id", index_id)
 
     def _check_model(self) -> None:
         built_with = self.catalog.setting("embed_model")

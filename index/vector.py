@@ -43,6 +43,7 @@ _RESERVED = frozenset(
     {_DOC_KEY, "start", "end", _EXTRA_KEY, "document_id", "ref_doc_id", "_node_content", "_node_type"}
 )
 _PAGE = 1000  # rows per get() page when listing the collection
+_OWNER_KEY = "assistant_index"  # collection metadata: the id of the index directory whose chunks it holds
 
 
 def _is_flat(value: object) -> bool:
@@ -174,7 +175,23 @@ class VectorIndex:
         with self._guard():
             self._store.delete(doc_id)
 
+    def set_owner(self, owner: str) -> None:
+        """Record in the collection's metadata which index directory its chunks belong to."""
+        with self._guard():
+            metadata = {k: v for k, v in (self._collection.metadata or {}).items() if not k.startswith("hnsw:")}
+            self._collection.modify(metadata={**metadata, _OWNER_KEY: owner})
+
     # ------------------------------------------------------------------ reads
+
+    @property
+    def location(self) -> str:
+        """The collection and where it is, for messages: "'assistant' at http://127.0.0.1:8001"."""
+        return f"{self._collection.name!r} at {self._where}"
+
+    def owner(self) -> str | None:
+        """The index directory recorded by ``set_owner``, or None."""
+        value = (self._collection.metadata or {}).get(_OWNER_KEY)
+        return str(value) if value is not None else None
 
     def search(self, embedding: np.ndarray, top_k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
         """The ``top_k`` chunks most similar to ``embedding`` (score = cosine similarity), best first."""

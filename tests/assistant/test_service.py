@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import re
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from assistant.errors import DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
+from assistant.errors import CollectionMismatch, DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
 from assistant.service import Assistant
-from assistant.types import Answer
+from assistant.types import Answer, Document
+from index.catalog import Catalog
+from index.embeddings import Embedder
 from index.errors import IndexInUse
 from index.lock import DirectoryLock
+from index.vector import VectorIndex
 from ingest.chunking import split_sentences
+from tests.chroma_server import ChromaServer
 from tests.conftest import DEMO_DIR, assert_verbatim_citations
+from tests.index.helpers import make_chunks
 
 FINAL_PUNCTUATION = re.compile(r"[.!?…][\"'”’»)\]]*$")
 
@@ -360,3 +366,46 @@ def test_stream_yields_text_then_the_answer(demo_assistant: Assistant) -> None:
     assert isinstance(pieces[-1], Answer)
     text = "".join(p for p in pieces[:-1] if isinstance(p, str))
     assert text == pieces[-1].answer
+
+
+def test_the_service_on_a_chroma_server(
+    tmp_path: Path, make_assistant: MakeAssistant, chroma_server: ChromaServer
+) -> None:
+    """Embeddings on a real `chroma run` server, catalog and BM25 in the data directory; the collection is
+    this directory's alone."""
+    on_server = {"chroma_url": chroma_server.url, "collection": f"svc-{uuid.uuid4().hex[:10]}"}
+    svc = make_assistant(tmp_path / "a", **on_server)
+    assert len(svc.ingest([DEMO_DIR]).added) == 2
+    assert len(_consistent(svc)) == 2
+    assert not (tmp_path / "a" / "chroma").exists()  # nothing embedded
+    answer = svc.ask("What replaced the Diffusion Rule?")
+    assert not answer.abstained and "Huawei" in answer.answer
+    _check_citations(svc, answer)
+    svc.close()
+
+    with pytest.raises(CollectionMismatch, match="holds the index of another data directory, not .*/b;"):
+        make_assistant(tmp_path / "b", **on_server)
+
+    chroma_server.restart()
+    reopened = make_assistant(tmp_path / "a", **on_server)
+    assert len(_consistent(reopened)) == 2
+    again = reopened.ask("What replaced the Diffusion Rule?")
+    assert [c.quote for c in again.citations] == [c.quote for c in answer.citations]
+
+
+def test_a_collection_filled_by_no_known_index_is_refused(
+    tmp_path: Path, make_assistant: MakeAssistant, chroma_server: ChromaServer, embedder: Embedder
+) -> None:
+    collection = f"svc-{uuid.uuid4().hex[:10]}"
+    chunks = make_chunks("stray", ["A chunk some other program wrote.", "And another one."])
+    VectorIndex(url=chroma_server.url, collection=collection).add(chunks, embedder.embed([c.text for c in chunks]))
+    with pytest.raises(CollectionMismatch, match=r"holds 2 chunks that .*/fresh did not write"):
+        make_assistant(tmp_path / "fresh", chroma_url=chroma_server.url, collection=collection)
+
+    # an index directory built before collections recorded their owner: it has documents, so it claims the collection
+    catalog = Catalog(tmp_path / "old" / "catalog.sqlite")
+    stray = Document(id="stray", title="Stray", source="stray.txt", text="x")
+    catalog.put(stray, chunks=2, fingerprint="1:1", state="ready")
+    catalog.close()
+    svc = make_assistant(tmp_path / "old", chroma_url=chroma_server.url, collection=collection)
+    assert svc.vector.owner() == svc.catalog.setting("index_id")
