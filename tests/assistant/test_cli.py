@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.chroma_server import ChromaServer
 from tests.conftest import DEMO_DIR, REPO
 
 
@@ -120,3 +121,17 @@ def test_bad_settings_are_one_line_errors_and_leave_the_index_alone(indexed: Pat
     )
     listing = run(indexed, "docs", "--json")
     assert listing.returncode == 0 and len(json.loads(listing.stdout)) == 2
+
+
+def test_two_data_directories_on_one_chroma_collection(tmp_path: Path, chroma_server: ChromaServer) -> None:
+    on_server = {"ASSISTANT_CHROMA_URL": chroma_server.url, "ASSISTANT_COLLECTION": "cli-shared"}
+    first = run(tmp_path / "first", "ingest", str(DEMO_DIR), env=on_server)
+    assert first.returncode == 0 and "added 2" in first.stdout, first.stderr
+    line = one_line_error(run(tmp_path / "second", "ingest", str(DEMO_DIR), env=on_server))
+    assert line == (
+        f"error: the Chroma collection 'cli-shared' at {chroma_server.url} holds the index of another data "
+        f"directory, not {tmp_path / 'second'}; give this one its own ASSISTANT_COLLECTION, or use the data "
+        "directory that built it"
+    )
+    asked = run(tmp_path / "first", "ask", "What replaced the Diffusion Rule?", env=on_server)
+    assert asked.returncode == 0 and "[1]" in asked.stdout, asked.stderr
