@@ -331,7 +331,7 @@ class Assistant:
         }
 
     def close(self) -> None:
-        """Close the catalog and let another process open the directory. Safe to call twice."""
+        """Close the catalog and the Chroma client, and let another process open the directory. Safe twice."""
         for store in (getattr(self, "vector", None), getattr(self, "catalog", None)):
             if store is not None:
                 store.close()
