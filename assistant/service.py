@@ -494,9 +494,9 @@ class Assistant:
         (and their lexical index never saw), so the collection records the id of the directory that fills it.
         Raises CollectionMismatch.
         """
-        index_id = self.catalog.setting("index_id")
-        known = index_id is not None or bool(self.catalog.entries(state=None))  # an index built before ids
-        index_id = index_id or uuid.uuid4().hex
+        recorded = self.catalog.setting("index_id")
+        known = recorded is not None or bool(self.catalog.entries(state=None))  # an index built before ids
+        index_id = recorded or uuid.uuid4().hex
         owner = self.vector.owner()
         advice = "give this one its own ASSISTANT_COLLECTION, or use the data directory that built it"
         if owner is not None and owner != index_id:
@@ -512,7 +512,8 @@ class Assistant:
                     f"{self.settings.data_dir} did not write; {advice}"
                 )
             self.vector.set_owner(index_id)
-        self.catalog.set_setting("index_id", index_id)
+        if recorded is None:
+            self.catalog.set_setting("index_id", index_id)
 
     def _check_model(self) -> None:
         built_with = self.catalog.setting("embed_model")

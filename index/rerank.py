@@ -163,11 +163,11 @@ class OnnxCrossEncoder:
     and ``tokenizer.json`` in one directory. Pairs longer than ``max_tokens`` word pieces are cut, the longer
     side first.
 
-    One pair per run by default: an int8 model quantises its activations per run, so a pair scored in a batch
-    moves with its companions and their padding (by 0.2 logits on ms-marco-MiniLM-L-12-v2), and batching
-    bought no speed on two cores."""
+    One pair per run: an int8 model quantises its activations per run, so a pair scored in a batch moves with
+    its companions and their padding (by 0.2 logits on ms-marco-MiniLM-L-12-v2), and batching bought no speed
+    on two cores."""
 
-    def __init__(self, model_dir: str, *, batch_size: int = 1, max_tokens: int = 512, threads: int = 0) -> None:
+    def __init__(self, model_dir: str, *, max_tokens: int = 512, threads: int = 0) -> None:
         path = Path(model_dir).expanduser()
         missing = [name for name in ("model.onnx", "tokenizer.json") if not (path / name).is_file()]
         if missing:
@@ -193,31 +193,18 @@ class OnnxCrossEncoder:
         if not {"input_ids", "attention_mask"} <= self._inputs:
             raise ModelUnavailable(f"{path / 'model.onnx'} does not take input_ids and attention_mask")
         self.name = str(path)
-        self.batch_size = batch_size
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """One relevance logit per text (higher: more relevant), in the order of ``texts``."""
         scores = np.zeros(len(texts), dtype=np.float32)
-        if not texts:
-            return scores
-        encoded = self._tokenizer.encode_batch([(query, text) for text in texts])
-        order = sorted(range(len(texts)), key=lambda i: len(encoded[i].ids))  # batches of like length pad less
-        for at in range(0, len(order), self.batch_size):
-            batch = order[at : at + self.batch_size]
-            width = max(len(encoded[i].ids) for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            types = np.zeros_like(ids)
-            for row, i in enumerate(batch):
-                n = len(encoded[i].ids)
-                ids[row, :n] = encoded[i].ids
-                mask[row, :n] = 1
-                types[row, :n] = encoded[i].type_ids
-            feed = {"input_ids": ids, "attention_mask": mask}
+        for i, pair in enumerate(self._tokenizer.encode_batch([(query, text) for text in texts])):
+            feed = {
+                "input_ids": np.array([pair.ids], dtype=np.int64),
+                "attention_mask": np.ones((1, len(pair.ids)), dtype=np.int64),
+            }
             if "token_type_ids" in self._inputs:
-                feed["token_type_ids"] = types
-            logits = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
-            scores[batch] = logits.reshape(len(batch), -1)[:, -1]
+                feed["token_type_ids"] = np.array([pair.type_ids], dtype=np.int64)
+            scores[i] = np.asarray(self._session.run(None, feed)[0], dtype=np.float32).ravel()[-1]
         return scores
 
 
