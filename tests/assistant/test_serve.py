@@ -10,8 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.assistant.conftest import LiveServer, SSEvent
-from tests.assistant.test_cli import one_line_error, run
+from tests.assistant.conftest import LiveServer, SSEvent, one_line_error, run
 from tests.conftest import DEMO_DIR
 
 pytestmark = pytest.mark.slow
