@@ -272,6 +272,14 @@ _REASON_CUES: list[tuple[re.Pattern[str], float]] = [
     ),
     (
         re.compile(
+            r"\b(?:could|would|might|may|will|can)\s+(?:\w+\s+)?(?:harm|hurt|undermine|damage|strain|threaten|"
+            r"weaken|hinder|impede|jeopardi[sz]e|stifle|cost)\b",
+            re.IGNORECASE,
+        ),
+        0.8,
+    ),
+    (
+        re.compile(
             r"\b(?:harms?|hurts?|risks?|threat\w*|fears?|concerns?|challenges?|difficult\w*|hard|problems?|"
             r"undermin\w*|strain\w*|requires?|poses?|obstacles?|costly|burden\w*|damag\w*)\b",
             re.IGNORECASE,
@@ -297,6 +305,34 @@ _REPORTED = re.compile(
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"[a-z0-9]+")
+
+
+# An aside that describes something the sentence names rather than what the sentence reports: a relative
+# clause ("The rule, which was scheduled to take effect on May 15, ...") or a participle phrase ("The
+# statement, released by the Bureau on Tuesday, ..."). A date or number in it dates or counts that thing,
+# not the sentence's event, so it answers a question about something else less surely.
+_ASIDE = re.compile(r",\s+(?:which|who|whom|whose|[a-z]+ed\s+(?:by|on|in|at|from|for|to))\b[^,;:–—]*")
+_ANTECEDENT = re.compile(r"(?:[\w’'-]+\s+){0,2}[\w’'-]*$")  # the words an aside describes: "The statement"
+_ASIDE_WEIGHT = 0.6  # ... unless the aside speaks of what the question asks about
+_SHORT = frozenset("which who whom whose that this with from were been have will would".split())
+
+
+def _shares_words(text: str, question_words: Collection[str]) -> bool:
+    """Whether ``text`` has a content word (four letters or more) of the question, compared by its first five
+    letters ("scheduled" ~ "schedule")."""
+    prefixes = {w[:5] for w in question_words if len(w) >= 4 and w not in _SHORT}
+    return any(w[:5] in prefixes for w in _TOKEN.findall(text.lower()) if len(w) >= 4 and w not in _SHORT)
+
+
+def _unrelated_asides(sentence: str, question_words: Collection[str]) -> list[tuple[int, int]]:
+    """Spans of the asides of ``sentence`` that, with the words they describe, share no word with the question."""
+    spans: list[tuple[int, int]] = []
+    for aside in _ASIDE.finditer(sentence):
+        described = _ANTECEDENT.search(sentence[: aside.start()])
+        text = (described.group() if described else "") + aside.group()
+        if not _shares_words(text, question_words):
+            spans.append(aside.span())
+    return spans
 
 
 def _new(match_text: str, exclude: Collection[str]) -> bool:
@@ -347,8 +383,14 @@ def type_evidence(sentence: str, answer_type: AnswerType, exclude: Collection[st
     """
     excluded = {w.lower() for w in exclude}
     if answer_type in _PATTERNS:
+        asides = _unrelated_asides(sentence, excluded)
         return max(
-            (w for p, w in _PATTERNS[answer_type] for m in p.finditer(sentence) if _new(m.group(), excluded)),
+            (
+                w * (_ASIDE_WEIGHT if any(lo <= m.start() < hi for lo, hi in asides) else 1.0)
+                for p, w in _PATTERNS[answer_type]
+                for m in p.finditer(sentence)
+                if _new(m.group(), excluded)
+            ),
             default=0.0,
         )
     if answer_type in (AnswerType.ORGANIZATION, AnswerType.NAME):

@@ -17,14 +17,19 @@ Each sentence of the retrieved passages is scored by
 * the expected answer type (``assistant.answer_types``): a date for "when", a number
   for "how many", a name for "which company", a cue such as "instead" for "what
   replaced X"; a sentence without one is discounted, and for dates, numbers and
-  amounts it cannot be the answer at all.
+  amounts it cannot be the answer at all. A date in an aside ("The rule, which was scheduled to take
+  effect on May 15, ...") dates the thing the aside describes, so it counts less unless the question
+  is about that thing.
 
 The best sentence is the answer. Another one joins it when it scores nearly as well
-and covers question terms the answer does not yet cover, or (when the question asks
+and covers question terms the answer does not yet cover (terms of the question's definite noun phrases,
+"the US restrictions", are what it takes as given: a sentence that adds only those restates the question's
+topic), or (when the question asks
 what replaced something or what several sources say) when it is the best sentence
 of another document. A question that asks for an explanation or a list ("explain how ...", "what are
 the key issues ... and how ...") reads on: the sentences after the best one join while they score above
-the threshold, and any sentence scoring nearly as well joins too. Near-duplicates are never added.
+the threshold, and any sentence scoring nearly as well joins too, unless it is weaker evidence of a reason than
+the best one. Near-duplicates are never added.
 
 The answer a quoted sentence offers may be a demonstrative its document has not explained up to there
 ("After walking back the AI Diffusion Rule, the U.S. has now pivoted toward *this more aggressive
@@ -176,6 +181,20 @@ def _definites(words: list[str]) -> set[str]:
     return set(_STEMMER.stemWords(found)) - _STOPWORD_STEMS
 
 
+def _given(question: str) -> set[str]:
+    """Stems of the (up to two) words after each "the/this/that/these/those/such" of a question: what it takes
+    as known ("the US restrictions", "the diffusion rule"), as opposed to what it asks about."""
+    words = _words(question)
+    found = [
+        words[k].lower()
+        for i, w in enumerate(words)
+        if w.lower() in _DETERMINERS
+        for k in (i + 1, i + 2)
+        if k < len(words)
+    ]
+    return set(_STEMMER.stemWords(found)) - _STOPWORD_STEMS
+
+
 def _related(a: str, b: str) -> bool:
     """Equal stems, or one a prefix of the other long enough to mean the same ("america"/"american")."""
     if a == b:
@@ -259,6 +278,7 @@ class _Features:
     match: np.ndarray  # sentence x question term: where each term occurs
     context: np.ndarray  # match, with credit from the neighbours
     idf: np.ndarray
+    asked: np.ndarray  # idf of each question term, 0 for one the question takes as given ("the US restrictions")
     coverage: np.ndarray
     evidence: np.ndarray  # of the expected answer type
     answer_type: AnswerType | None
@@ -549,6 +569,7 @@ class ExtractiveAnswerer:
                 match=grid,
                 context=grid,
                 idf=empty,
+                asked=empty,
                 coverage=empty,
                 evidence=empty,
                 answer_type=answer_type,
@@ -566,6 +587,7 @@ class ExtractiveAnswerer:
         cos = vectors @ query
 
         terms = _question_terms(question, type_words(question, answer_type))
+        given = _given(question)
         match = self._match(terms, units)
         df = match.sum(axis=0)
         idf = np.log((n + 1) / (df + 0.5)) ** t.idf_power
@@ -612,6 +634,7 @@ class ExtractiveAnswerer:
             match=match,
             context=context,
             idf=idf,
+            asked=np.where([t.stem in given for t in terms], 0.0, idf) if terms else idf,
             coverage=coverage,
             evidence=evidence,
             answer_type=answer_type,
@@ -651,13 +674,16 @@ class ExtractiveAnswerer:
             while k >= 0 and scores[k] >= self.threshold and fits(k):
                 add(k)
                 k = units[k].next
-        # nearly as good, and covering question terms the answer does not cover yet (any sentence nearly as
-        # good, for a question that wants an explanation)
+        # nearly as good, and covering question terms the answer does not cover yet, not counting those the
+        # question takes as given (any sentence nearly as good, for a question that wants an explanation, with
+        # as firm evidence of the expected answer type as the best one)
         ratio, gain = (t.explain_ratio, 0.0) if f.explain else (t.extra_ratio, t.gain)
         for i in order[1:]:
             if scores[i] < max(self.threshold, ratio * best):
                 break
-            if fits(i) and float(np.maximum(f.match[i] - covered, 0) @ f.idf) / total >= gain:
+            if f.explain and f.answer_type is not None and f.evidence[i] < f.evidence[top]:
+                continue  # a weaker reason than the best one's
+            if fits(i) and float(np.maximum(f.match[i] - covered, 0) @ f.asked) / total >= gain:
                 add(i)
         # what each source says, when the question asks for it or asks what replaced something
         if f.multi_source or f.answer_type == AnswerType.SUBSTITUTION:

@@ -113,6 +113,26 @@ def test_type_evidence_finds_values_the_question_does_not_already_state() -> Non
     assert type_evidence('"It will backfire," the spokesperson said.', AnswerType.STATEMENT) == 1.0
 
 
+def test_a_value_in_an_aside_about_something_else_is_weaker_evidence() -> None:
+    """A relative clause or participle phrase describes the noun before it: its date dates that thing, not
+    the event the sentence reports, unless the question is about that thing."""
+    levy = "The levy, which was due to start on June 1, covers imports."
+    report = "The report, released by the ministry on Tuesday, warns of delays."
+    announce = {"when", "did", "the", "council", "announce", "it", "would", "scrap", "tax"}
+    assert type_evidence(levy, AnswerType.DATE, exclude=announce) == 0.6
+    assert type_evidence(levy, AnswerType.DATE, exclude={"when", "was", "the", "levy", "due", "to", "start"}) == 1.0
+    assert type_evidence(report, AnswerType.DATE, exclude=announce) == 0.6
+    assert type_evidence(report, AnswerType.DATE, exclude={"on", "which", "day", "was", "the", "report", "out"}) == 1.0
+    main_clause = "On June 3, the council said it would scrap the levy."
+    assert type_evidence(main_clause, AnswerType.DATE, exclude=announce) == 1.0
+
+
+def test_a_harm_a_decision_could_do_is_firmer_evidence_of_a_reason_than_a_word_of_risk() -> None:
+    assert type_evidence("Keeping the levy could harm exporters and strain the budget.", AnswerType.REASON) == 0.8
+    assert type_evidence("The levy is a burden on exporters.", AnswerType.REASON) == 0.6
+    assert type_evidence("The levy was dropped because exporters complained.", AnswerType.REASON) == 1.0
+
+
 def test_names_in_the_question_are_not_evidence_of_a_name() -> None:
     sentence = "Lin Jian spoke at the press conference."
     assert type_evidence(sentence, AnswerType.PERSON, exclude={"who", "spoke", "at", "the", "press"}) > 0
@@ -182,6 +202,26 @@ def test_how_many_needs_a_number_that_the_question_does_not_give(answerer: Extra
     assert abstained.abstained and "number" in abstained.meta["abstain_reason"]
 
 
+LEVY = _document(
+    "levy",
+    "The harbour levy on cargo ships has divided the port city for years. "
+    "The levy, which was due to double on July 1, was meant to pay for dredging the harbour channel. "
+    "On June 3, the port authority said it would abolish the harbour levy. "
+    "Shipping firms welcomed the decision.",
+)
+
+
+def test_a_date_in_an_aside_answers_a_when_question_only_about_what_the_aside_describes(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    passages = _passages(LEVY, chunk_sentences=4)
+    ended = answerer.answer("When did the port announce it was ending the charge on cargo vessels?", passages)
+    assert [c.quote[:9] for c in ended.citations] == ["On June 3"]
+    assert "July 1" not in ended.answer
+    doubled = answerer.answer("When was the harbour levy due to double?", passages)
+    assert doubled.citations[0].quote.startswith("The levy, which was due to double on July 1")
+
+
 TARIFFS = _document(
     "tariffs",
     "The steel tariffs on high-end imports have hit the region's car makers, with the tariffs now costing "
@@ -213,6 +253,30 @@ SCHEME = _document(
     "Instead, a congestion charge will apply to all vehicles entering the ring road. "
     "Cycling lanes were also widened along the river.",
 )
+
+
+TOLLS = _document(
+    "tolls",
+    "Tensions between the province and its haulers have escalated over new charges on heavy trucks. "
+    "The province introduced the tolls in March to pay for bridge repairs. "
+    "Haulers have asked the courts to suspend the tolls. "
+    "Officials in the province say the tolls raise about 40 million a year. "
+    "A spokesman for the haulers called the tolls unfair. "
+    "In practice, these charges may only deepen the region's reliance on rail freight. "
+    "Rail operators have already added extra freight trains. "
+    "The bridge repairs are due to finish in two years.",
+)
+
+
+def test_a_sentence_that_only_restates_what_the_question_takes_as_given_does_not_join(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """ "The province's tolls" is given by the question; what it asks is what they deepen. A sentence that
+    mentions the province and its tolls, and nothing of what is asked, adds nothing to the answer."""
+    answer = answerer.answer("What might the province's tolls end up deepening?", _passages(TOLLS))
+    assert [c.quote for c in answer.citations] == [
+        "In practice, these charges may only deepen the region's reliance on rail freight."
+    ]
 
 
 def test_what_replaced_finds_the_successor_through_its_context(answerer: ExtractiveAnswerer) -> None:
@@ -392,6 +456,24 @@ def test_a_why_question_reads_on_to_the_reasons(answerer: ExtractiveAnswerer) ->
     assert "Persuading foreign governments" in answer.answer
     assert "1950" not in answer.answer
     _check_verbatim(answer, {BAN.id: BAN})
+
+
+PERMIT = _document(
+    "permit",
+    "Dropping the old permit scheme was the council's most debated decision this year. "
+    "After scrapping the permit scheme, the council turned to this stricter approach, which creates problems "
+    "of its own. "
+    "Council officials said that keeping the permit scheme could hurt local shops and strain the budget.",
+)
+
+
+def test_a_why_question_adds_no_sentence_with_weaker_evidence_of_a_reason(answerer: ExtractiveAnswerer) -> None:
+    """ "Could hurt local shops" gives the reason; "problems of its own" is a word of risk about something
+    else, however close the sentence is to the question's topic."""
+    answer = answerer.answer("Why did council officials want to drop the permit scheme?", _passages(PERMIT, 4))
+    assert [c.quote for c in answer.citations] == [
+        "Council officials said that keeping the permit scheme could hurt local shops and strain the budget."
+    ]
 
 
 def test_the_same_sentence_in_two_documents_is_quoted_once(answerer: ExtractiveAnswerer) -> None:
