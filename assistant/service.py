@@ -33,7 +33,7 @@ from index.lock import DirectoryLock
 from index.rerank import create_reranker
 from index.retriever import HybridRetriever
 from index.vector import VectorIndex
-from ingest.chunking import chunk_document
+from ingest.chunking import CHUNKING_VERSION, chunk_document
 from ingest.errors import IngestError
 from ingest.loaders import discover, read_document
 
@@ -47,9 +47,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 
-def _fingerprint(path: Path) -> str:
+def _fingerprint(path: Path, chunking: str) -> str:
+    """What says a file's chunks are current: its size and mtime, and how it was cut into chunks."""
     stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
+    return f"{stat.st_size}:{stat.st_mtime_ns}|{chunking}"
 
 
 class Assistant:
@@ -410,21 +411,29 @@ class Assistant:
 
     def _ingest_file(self, path: Path, source: str, *, progress: bool = False) -> tuple[str, str]:
         """Index one file unless it is unchanged; returns (outcome, document id)."""
-        fingerprint = _fingerprint(path)
+        chunking = self._chunking()
+        fingerprint = _fingerprint(path, chunking)
         old = self.catalog.by_source(source)
         if old is not None and old.fingerprint == fingerprint:
             return "unchanged", old.id
         doc = read_document(path, source=source)
-        if old is not None and old.id == doc.id:
+        # chunks cut by another chunker version or other chunk settings are cut again, content unchanged or not
+        rechunk = old is not None and old.id == doc.id and not old.fingerprint.endswith(f"|{chunking}")
+        if old is not None and old.id == doc.id and not rechunk:
             self.catalog.set_fingerprint(doc.id, fingerprint)
             return "unchanged", doc.id
         same = self.catalog.entry(doc.id)
-        if same is not None and same.state == "ready":
+        if same is not None and same.state == "ready" and not rechunk:
             return "unchanged", doc.id  # identical content is already indexed from another source
         if old is not None:
             self._drop(old.id)
         self._index_documents([doc], fingerprint=fingerprint, progress=progress)
         return ("added" if old is None else "replaced"), doc.id
+
+    def _chunking(self) -> str:
+        """How documents are cut into chunks now: chunker version, token budget, overlap."""
+        budget = min(self.settings.chunk_tokens, self.embedder.max_tokens)
+        return f"chunks-v{CHUNKING_VERSION}:{budget}:{self.settings.chunk_overlap}"
 
     def _index_documents(self, docs: Sequence[Document], *, fingerprint: str, progress: bool = False) -> None:
         """Chunk, embed and add ``docs`` (a big file shows its own embedding bar under the file bar)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant.types import Chunk, Document
 
-__all__ = ["chunk_document", "split_sentences"]
+__all__ = ["CHUNKING_VERSION", "chunk_document", "split_sentences"]
 
 # ---------------------------------------------------------------- sentences
 
@@ -231,6 +231,12 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------- chunks
 
 _PARAGRAPH_FILL = 0.6  # a chunk this full ends at a paragraph break rather than crossing it
+# ... and one this full ends before a section heading, so that the section's chunk starts with its heading (a
+# title and its subtitle stay together: the chunk before a heading must hold more than a line or two)
+_SECTION_FILL = 0.25
+# Bumped whenever the same settings would cut a document into different chunks; the service re-chunks
+# documents indexed under another version (or other chunk settings) when they are ingested again.
+CHUNKING_VERSION = 2
 # A chunk's estimate (the sum of its sentences' counts) is exact for WordPiece tokenizers such as MiniLM's;
 # other tokenizers may add about a token where two sentences meet, so a chunk whose estimate is within
 # _VERIFY_SLACK + (sentence joins) of the limit is counted for real.
@@ -246,6 +252,7 @@ class _Unit:
     end: int
     tokens: int
     paragraph: bool  # starts a new paragraph
+    section: bool = False  # a heading line that opens a section ("China Accelerates AI Push Despite ...")
 
 
 def _long_pieces(
@@ -306,7 +313,9 @@ def _units(doc: Document, count: Callable[[str], int], max_tokens: int, special:
         prev_end = end
         n = count(text[start:end])
         if n <= max_tokens:
-            units.append(_Unit(start, end, n - special, paragraph))
+            line = text[start:end]
+            section = paragraph and _heading_like(line) and _titleish(line)
+            units.append(_Unit(start, end, n - special, paragraph, section))
             continue
         for k, (s, e, pn) in enumerate(_long_pieces(text, start, end, count, max_tokens)):
             units.append(_Unit(s, e, pn - special, paragraph and k == 0))
@@ -347,7 +356,9 @@ def chunk_document(
     the next); a sentence longer than ``max_tokens`` is split at word
     boundaries (inside a word only when one word alone is too long); a chunk
     that is already ``_PARAGRAPH_FILL`` full ends at a paragraph break rather
-    than crossing it. A document that fits in ``max_tokens`` is one chunk.
+    than crossing it, and one ``_SECTION_FILL`` full ends before a section
+    heading (a title-cased line of its own), which then starts the next chunk
+    with no overlap. A document that fits in ``max_tokens`` is one chunk.
     ``doc.text[chunk.start:chunk.end] == chunk.text`` for every chunk.
     """
     if overlap < 0:
@@ -409,11 +420,15 @@ def _pack(
     while new < len(units):
         # carry the last `overlap` units, but never a whole chunk (a chunk must not be part of the next one)
         a = max(new - overlap, ranges[-1][0] + 1) if ranges else 0
+        if units[new].section:
+            a = new  # a section starts its own chunk: the end of the previous one is not its context
         while a < new and not fits(a, new + 1):
             a += 1  # drop overlap that leaves no room for the next sentence
         b = new + 1
         while b < len(units):
             if units[b].paragraph and estimate(a, b) >= _PARAGRAPH_FILL * max_tokens:
+                break
+            if units[b].section and estimate(a, b) >= _SECTION_FILL * max_tokens:
                 break
             if estimate(a, b + 1) > max_tokens:
                 break

@@ -199,6 +199,26 @@ def test_a_full_chunk_stops_at_a_paragraph_break() -> None:
     assert chunk_document(_doc(short), _words, max_tokens=20, overlap=0)[0].text.startswith("Tiny start.\n\nAlpha")
 
 
+def test_a_section_heading_starts_a_chunk_of_its_own() -> None:
+    """A title-cased line of its own opens a section: once a chunk is a quarter full it ends before the heading,
+    and the next chunk starts at the heading with no overlap from the previous section. A document's title and
+    subtitle stay with its first sentences."""
+    title = "Harbour Levy Divides Port City"
+    subtitle = "Shipping firms and residents disagree"
+    one = "The harbour levy has divided the port city. It pays for dredging the channel."
+    heading = "Shipping Firms Push Back Against The Levy"
+    two = "Firms say the levy drives cargo to rival ports. Some have already moved their routes."
+    text = f"{title}\n\n{subtitle}\n\n{one}\n\n{heading}\n\n{two}"
+    chunks = chunk_document(_doc(text), _words, max_tokens=40, overlap=1)  # the whole text is 47 words
+    assert [c.text for c in chunks] == [f"{title}\n\n{subtitle}\n\n{one}", f"{heading}\n\n{two}"]
+    # without the heading, the second chunk carries the last sentence of the first (overlap 1)
+    plain = f"{title}\n\n{subtitle}\n\n{one}\n\n{two}"
+    assert chunk_document(_doc(plain), _words, max_tokens=30, overlap=1)[1].text.startswith("It pays for dredging")
+    # a chunk holding only a line or two does not end before a heading
+    short = f"{title}\n\n{heading}\n\n{two} {one} {two}"
+    assert chunk_document(_doc(short), _words, max_tokens=40, overlap=1)[0].text.startswith(f"{title}\n\n{heading}")
+
+
 def test_long_sentence_is_split_at_word_boundaries() -> None:
     words = [f"w{i}" for i in range(95)]
     text = "Intro sentence here. " + " ".join(words) + ". Outro sentence."
