@@ -430,15 +430,17 @@ class Assistant:
         self._index_documents([doc], fingerprint=fingerprint, progress=progress)
         return ("added" if old is None else "replaced"), doc.id
 
+    def _chunk_budget(self) -> int:
+        """Word pieces per chunk: the setting, within the embedder's window."""
+        return min(self.settings.chunk_tokens, self.embedder.max_tokens)
+
     def _chunking(self) -> str:
         """How documents are cut into chunks now: chunker version, token budget, overlap."""
-        budget = min(self.settings.chunk_tokens, self.embedder.max_tokens)
-        return f"chunks-v{CHUNKING_VERSION}:{budget}:{self.settings.chunk_overlap}"
+        return f"chunks-v{CHUNKING_VERSION}:{self._chunk_budget()}:{self.settings.chunk_overlap}"
 
     def _index_documents(self, docs: Sequence[Document], *, fingerprint: str, progress: bool = False) -> None:
         """Chunk, embed and add ``docs`` (a big file shows its own embedding bar under the file bar)."""
-        budget = min(self.settings.chunk_tokens, self.embedder.max_tokens)
-        overlap = self.settings.chunk_overlap
+        budget, overlap = self._chunk_budget(), self.settings.chunk_overlap
         chunked = [
             (doc, chunk_document(doc, self.embedder.count_tokens, max_tokens=budget, overlap=overlap)) for doc in docs
         ]
