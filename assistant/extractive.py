@@ -169,30 +169,23 @@ def content_stems(text: str) -> set[str]:
     return set(_STEMMER.stemWords([w for w in words if w not in _STOPWORDS]))
 
 
-def _definites(words: list[str]) -> set[str]:
-    """Stems of the (up to two) lower-case words after each "the/this/that/these/those/such"."""
+def _definites(words: list[str], *, names: bool = False) -> set[str]:
+    """Stems of the (up to two) lower-case words after each "the/this/that/these/those/such" (with ``names``,
+    capitalised ones too: "the US restrictions")."""
     found = [
         words[k].lower()
         for i, w in enumerate(words)
         if w.lower() in _DETERMINERS
         for k in (i + 1, i + 2)
-        if k < len(words) and words[k].islower()
+        if k < len(words) and (names or words[k].islower())
     ]
     return set(_STEMMER.stemWords(found)) - _STOPWORD_STEMS
 
 
 def _given(question: str) -> set[str]:
-    """Stems of the (up to two) words after each "the/this/that/these/those/such" of a question: what it takes
-    as known ("the US restrictions", "the diffusion rule"), as opposed to what it asks about."""
-    words = _words(question)
-    found = [
-        words[k].lower()
-        for i, w in enumerate(words)
-        if w.lower() in _DETERMINERS
-        for k in (i + 1, i + 2)
-        if k < len(words)
-    ]
-    return set(_STEMMER.stemWords(found)) - _STOPWORD_STEMS
+    """What a question takes as known, the words of its definite noun phrases ("the US restrictions", "the
+    diffusion rule"), as opposed to what it asks about."""
+    return _definites(_words(question), names=True)
 
 
 def _related(a: str, b: str) -> bool:
@@ -634,7 +627,7 @@ class ExtractiveAnswerer:
             match=match,
             context=context,
             idf=idf,
-            asked=np.where([t.stem in given for t in terms], 0.0, idf) if terms else idf,
+            asked=np.where([t.stem in given for t in terms], 0.0, idf),
             coverage=coverage,
             evidence=evidence,
             answer_type=answer_type,
@@ -668,6 +661,10 @@ class ExtractiveAnswerer:
             chosen.append(i)
             covered = np.maximum(covered, f.context[i])
 
+        def weaker(i: int) -> bool:
+            """Less evidence of the expected answer type than the best sentence has."""
+            return f.answer_type is not None and bool(f.evidence[i] < f.evidence[top])
+
         # an explanation reads on: the sentences after the best one, while they score above the threshold
         if f.explain:
             k = units[top].next
@@ -681,7 +678,7 @@ class ExtractiveAnswerer:
         for i in order[1:]:
             if scores[i] < max(self.threshold, ratio * best):
                 break
-            if f.explain and f.answer_type is not None and f.evidence[i] < f.evidence[top]:
+            if f.explain and weaker(i):
                 continue  # a weaker reason than the best one's
             if fits(i) and float(np.maximum(f.match[i] - covered, 0) @ f.asked) / total >= gain:
                 add(i)
@@ -692,7 +689,7 @@ class ExtractiveAnswerer:
                 doc = units[i].key[0]
                 if doc in docs or scores[i] < max(self.threshold, t.doc_ratio * best):
                     continue
-                if f.answer_type is not None and f.evidence[i] < f.evidence[top]:
+                if weaker(i):
                     continue
                 docs.add(doc)
                 if fits(i) and f.coverage[i] >= t.doc_coverage * f.coverage[top]:

@@ -53,6 +53,11 @@ def _fingerprint(path: Path, chunking: str) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}|{chunking}"
 
 
+def _chunking_of(fingerprint: str) -> str:
+    """How the file behind ``fingerprint`` was cut into chunks ("" for fingerprints older than that)."""
+    return fingerprint.partition("|")[2]
+
+
 class Assistant:
     """Owns the embedder, the indexes and the answerers. No FastAPI or Gradio here.
 
@@ -417,13 +422,12 @@ class Assistant:
         if old is not None and old.fingerprint == fingerprint:
             return "unchanged", old.id
         doc = read_document(path, source=source)
-        # chunks cut by another chunker version or other chunk settings are cut again, content unchanged or not
-        rechunk = old is not None and old.id == doc.id and not old.fingerprint.endswith(f"|{chunking}")
-        if old is not None and old.id == doc.id and not rechunk:
-            self.catalog.set_fingerprint(doc.id, fingerprint)
-            return "unchanged", doc.id
-        same = self.catalog.entry(doc.id)
-        if same is not None and same.state == "ready" and not rechunk:
+        if old is not None and old.id == doc.id:
+            if _chunking_of(old.fingerprint) == chunking:  # only touched
+                self.catalog.set_fingerprint(doc.id, fingerprint)
+                return "unchanged", doc.id
+            # same content, cut by another chunker version or other chunk settings: cut it again below
+        elif (same := self.catalog.entry(doc.id)) is not None and same.state == "ready":
             return "unchanged", doc.id  # identical content is already indexed from another source
         if old is not None:
             self._drop(old.id)

@@ -209,7 +209,7 @@ def test_a_section_heading_starts_a_chunk_of_its_own() -> None:
     heading = "Shipping Firms Push Back Against The Levy"
     two = "Firms say the levy drives cargo to rival ports. Some have already moved their routes."
     text = f"{title}\n\n{subtitle}\n\n{one}\n\n{heading}\n\n{two}"
-    chunks = chunk_document(_doc(text), _words, max_tokens=40, overlap=1)  # the whole text is 47 words
+    chunks = chunk_document(_doc(text), _words, max_tokens=40, overlap=1)  # 46 words: more than one chunk
     assert [c.text for c in chunks] == [f"{title}\n\n{subtitle}\n\n{one}", f"{heading}\n\n{two}"]
     # without the heading, the second chunk carries the last sentence of the first (overlap 1)
     plain = f"{title}\n\n{subtitle}\n\n{one}\n\n{two}"
