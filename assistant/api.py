@@ -17,13 +17,11 @@ import json
 import logging
 import re
 import secrets
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -35,9 +33,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.config import Settings
-from assistant.errors import AssistantError, DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
+from assistant.errors import (
+    AssistantError,
+    DocumentNotFound,
+    EmptyIndex,
+    IndexMismatch,
+    InvalidQuestion,
+    UnsupportedUpload,
+    UploadFailed,
+    UploadTooLarge,
+    WriteBusy,
+)
 from assistant.service import Assistant, __version__
-from assistant.types import Answer, Citation, DocumentInfo
+from assistant.types import Answer, Citation, DocumentInfo, UploadResult
 from index.errors import IndexStoreError
 from ingest.errors import IngestError, UnreadableFile, UnsupportedFileType
 from ingest.loaders import SUPPORTED_SUFFIXES as LOADER_SUFFIXES
@@ -52,21 +60,6 @@ _JSON_BODY_LIMIT = 4 * _MB  # questions are short; histories are bounded by this
 _MULTIPART_SLACK = 64 * 1024  # multipart boundaries and part headers on top of the file bytes
 
 
-# ---------------------------------------------------------------------- upload errors
-
-
-class UploadTooLarge(AssistantError):
-    """An uploaded file is over ``settings.max_upload_mb``."""
-
-
-class UnsupportedUpload(AssistantError):
-    """An uploaded file's type is not one the loaders read."""
-
-
-class UploadFailed(AssistantError):
-    """An uploaded file could not be ingested (unreadable, empty, ...)."""
-
-
 # ---------------------------------------------------------------------- error mapping (the one place)
 
 # Most specific first: the first class the exception is an instance of wins.
@@ -75,6 +68,7 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (DocumentNotFound, 404),
     (EmptyIndex, 409),
     (IndexMismatch, 409),
+    (WriteBusy, 503),
     (UploadTooLarge, 413),
     (UnsupportedUpload, 415),
     (UploadFailed, 422),
@@ -138,7 +132,7 @@ def _error_response(
 
 def _error_payload(exc: BaseException) -> dict[str, Any]:
     status = status_for(exc)
-    message = str(exc) if status < 500 else "internal error"
+    message = str(exc) if status < 500 or isinstance(exc, WriteBusy) else "internal error"
     return ErrorResponse(error=ErrorBody(message=message, type=_snake(type(exc).__name__), code=status)).model_dump(
         mode="json", exclude_none=True
     )
@@ -148,7 +142,9 @@ async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
-    return JSONResponse(_error_payload(exc), status_code=status)
+    retry = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
+    return JSONResponse(_error_payload(exc), status_code=status, headers=headers)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -307,16 +303,6 @@ class TokenEvent(BaseModel):
     text: str
 
 
-class UploadResult(BaseModel):
-    filename: str = Field(description="the name the file was uploaded with")
-    saved_as: str | None = Field(default=None, description="where it was stored under the data directory")
-    status: Literal["added", "replaced", "unchanged", "error"]
-    id: str | None = None
-    title: str | None = None
-    chunks: int | None = None
-    error: str | None = None
-
-
 class UploadResponse(BaseModel):
     results: list[UploadResult]
 
@@ -336,75 +322,6 @@ class HealthResponse(BaseModel):
     model: str
     fusion: str | None = None
     modes: list[str] = []
-
-
-# ---------------------------------------------------------------------- uploads (shared with the UI)
-
-
-def safe_filename(name: str) -> str:
-    """A file name safe to store: no directories, no leading dots, a bounded length."""
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
-    stem, dot, suffix = base.rpartition(".")
-    if not dot:
-        stem, suffix = base, ""
-    stem = stem[:100] or "upload"
-    return f"{stem}.{suffix.lower()}" if suffix else stem
-
-
-def upload_dir(settings: Settings) -> Path:
-    return Path(settings.data_dir) / "uploads"
-
-
-def store_upload(settings: Settings, filename: str, stream: IO[bytes]) -> Path:
-    """Copy an upload to ``<data_dir>/uploads/<safe name>``; raises UnsupportedUpload, UploadTooLarge."""
-    name = safe_filename(filename)
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise UnsupportedUpload(
-            f"{filename!r}: unsupported file type {suffix or '(none)'}; "
-            f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
-        )
-    limit = int(settings.max_upload_mb * _MB)
-    folder = upload_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    size = 0
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".part-", delete=False) as tmp:
-        try:
-            while block := stream.read(_MB):
-                size += len(block)
-                if size > limit:
-                    raise UploadTooLarge(f"{filename!r} is over the upload limit of {settings.max_upload_mb:g} MB")
-                tmp.write(block)
-        except BaseException:
-            tmp.close()
-            Path(tmp.name).unlink(missing_ok=True)
-            raise
-    target = folder / name
-    Path(tmp.name).replace(target)
-    return target
-
-
-_UPLOAD_LOCK = threading.Lock()  # one upload at a time: a file is stored and indexed before the next replaces it
-
-
-def ingest_upload(service: Assistant, settings: Settings, filename: str, stream: IO[bytes]) -> UploadResult:
-    """Store one upload and ingest it; raises the upload/ingest errors (mapped by ``status_for``)."""
-    with _UPLOAD_LOCK:
-        path = store_upload(settings, filename, stream)
-        report = service.ingest([path])
-        if report.errors:
-            reason = "; ".join(report.errors.values())
-            if not any(d.source == str(path.resolve()) for d in service.documents()):
-                path.unlink(missing_ok=True)
-            raise UploadFailed(f"{filename!r} could not be read: {reason}")
-    source = str(path.resolve())
-    status: Literal["added", "replaced", "unchanged"] = (
-        "added" if source in report.added else "replaced" if source in report.replaced else "unchanged"
-    )
-    info = service.document(report.ids[source])  # for identical content under another name: that document
-    result = UploadResult(filename=filename, saved_as=str(path.relative_to(settings.data_dir)), status=status)
-    return result.model_copy(update={"id": info.id, "title": info.title, "chunks": info.chunks})
 
 
 # ---------------------------------------------------------------------- answering helpers
@@ -538,7 +455,7 @@ def _documents_router(settings: Settings) -> APIRouter:
         for f in files:
             name = f.filename or "upload"
             try:
-                results.append(ingest_upload(service, app_settings, name, f.file))
+                results.append(service.upload(name, f.file, max_mb=app_settings.max_upload_mb))
             except (AssistantError, IngestError) as exc:
                 if not isinstance(exc, AssistantError):
                     exc = UploadFailed(f"{name!r}: {exc}")
@@ -724,12 +641,6 @@ _STREAMED_CHAT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def modes_of(service: Assistant) -> list[str]:
-    """The answer modes the service offers (from its health report)."""
-    modes = service.health().get("modes")
-    return [str(m) for m in modes] if isinstance(modes, list | tuple) else ["extractive"]
-
-
 def _openai_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[ApiKeyDep], max_body_size=_JSON_BODY_LIMIT)
 
@@ -762,7 +673,7 @@ def _openai_router() -> APIRouter:
     def models(service: ServiceDep) -> ModelList:
         """The default model plus one per answer mode (``cited-assistant/<mode>``)."""
         created = int(time.time())
-        ids = [MODEL_ID] + [f"{MODEL_ID}/{m}" for m in modes_of(service)]
+        ids = [MODEL_ID] + [f"{MODEL_ID}/{m}" for m in service.modes()]
         return ModelList(data=[ModelCard(id=i, created=created) for i in ids])
 
     return router
@@ -840,13 +751,7 @@ __all__ = [
     "ServiceDep",
     "SettingsDep",
     "SUPPORTED_SUFFIXES",
-    "UploadFailed",
-    "UploadTooLarge",
-    "UnsupportedUpload",
     "create_app",
-    "ingest_upload",
-    "safe_filename",
     "serve",
     "status_for",
-    "store_upload",
 ]

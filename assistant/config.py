@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, ge=32)  # word pieces per chunk, below the model's window
     chunk_overlap: int = Field(1, ge=0)  # sentences shared by neighbouring chunks
 
+    # what one document may cost: past a cap that file fails (413/422), never the server
+    max_document_chars: int = Field(5_000_000, ge=1000)  # characters extracted from one file
+    max_chunks_per_document: int = Field(20_000, ge=1)
+    parse_timeout_s: float = Field(120.0, gt=0)  # reading and cleaning one file
+
     # retrieval
     top_k: int = Field(5, ge=1, le=50)
     fusion: Literal["convex", "rrf", "dense", "bm25"] = "convex"
@@ -35,6 +40,9 @@ class Settings(BaseSettings):
 
     # answering
     max_question_chars: int = 2000
+    max_history_turns: int = Field(20, ge=0)  # earlier [user, assistant] turns sent with a question
+    max_history_chars: int = Field(20_000, ge=0)  # all of them together
+    max_filter_ids: int = Field(1000, ge=1)  # doc_ids (and sources) in one question's filters
     answer_sentences: int = Field(3, ge=1, le=10)
     abstain_threshold: float = 0.35
 
@@ -44,6 +52,9 @@ class Settings(BaseSettings):
     api_key: str | None = None
     cors_origins: list[str] = []
     max_upload_mb: float = 20.0
+    allowed_hosts: list[str] = ["127.0.0.1", "localhost", "[::1]"]  # Host header allow-list ("*": any)
+    write_wait_s: float = Field(10.0, ge=0)  # how long a write waits for another to finish before 503
+    auth_failures_per_minute: int = Field(10, ge=1)  # wrong keys from one client before 429
 
     # generative answers (OpenAI-compatible server)
     llm_base_url: str | None = None

@@ -27,3 +27,23 @@ class CollectionMismatch(AssistantError):
 
 class InvalidSettings(AssistantError):
     """A setting (an ``ASSISTANT_*`` environment variable, ``.env`` or an override) has a bad value."""
+
+
+class UploadTooLarge(AssistantError):
+    """An uploaded file is over ``settings.max_upload_mb``."""
+
+
+class UnsupportedUpload(AssistantError):
+    """An uploaded file's type is not one the loaders read."""
+
+
+class UploadFailed(AssistantError):
+    """An uploaded file could not be ingested (unreadable, empty, ...)."""
+
+
+class WriteBusy(AssistantError):
+    """Another write (ingest, upload, delete) held the index longer than ``settings.write_wait_s``."""
+
+    def __init__(self, message: str, *, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

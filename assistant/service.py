@@ -9,12 +9,20 @@ import uuid
 from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import IO, Literal
 
 from tqdm import tqdm
 
 from assistant.answerer import Answerer, create_answerer, final_answer
 from assistant.config import Settings
-from assistant.errors import CollectionMismatch, DocumentNotFound, EmptyIndex, IndexMismatch, InvalidQuestion
+from assistant.errors import (
+    CollectionMismatch,
+    DocumentNotFound,
+    EmptyIndex,
+    IndexMismatch,
+    InvalidQuestion,
+    UploadFailed,
+)
 from assistant.scope import (
     DocumentNames,
     Focus,
@@ -25,7 +33,8 @@ from assistant.scope import (
     scope_of,
     wants_several,
 )
-from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport, Passage
+from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport, Passage, UploadResult
+from assistant.uploads import store_upload
 from index.catalog import Catalog, CatalogEntry
 from index.embeddings import Embedder
 from index.lexical import LexicalIndex
@@ -324,6 +333,37 @@ class Assistant:
             self._drop(doc_id)
             self._commit()
 
+    def upload(self, filename: str, stream: IO[bytes], *, max_mb: float | None = None) -> UploadResult:
+        """Store one uploaded file under the data directory and ingest it (at most ``max_mb``, default the setting).
+
+        Raises UnsupportedUpload, UploadTooLarge, UploadFailed (and WriteBusy when another write holds the index).
+        """
+        with self._write_lock:
+            path = store_upload(self.settings, filename, stream, max_mb=max_mb)
+            report = self.ingest([path])
+            if report.errors:
+                reason = "; ".join(report.errors.values())
+                if not any(d.source == str(path.resolve()) for d in self.documents()):
+                    path.unlink(missing_ok=True)
+                raise UploadFailed(f"{filename!r} could not be read: {reason}")
+        source = str(path.resolve())
+        status: Literal["added", "replaced", "unchanged"] = (
+            "added" if source in report.added else "replaced" if source in report.replaced else "unchanged"
+        )
+        info = self.document(report.ids[source])  # for identical content under another name: that document
+        return UploadResult(
+            filename=filename,
+            saved_as=str(path.relative_to(self.settings.data_dir)),
+            status=status,
+            id=info.id,
+            title=info.title,
+            chunks=info.chunks,
+        )
+
+    def modes(self) -> list[str]:
+        """The answer modes this service offers."""
+        return sorted({"extractive", self._default_mode()})
+
     def health(self) -> dict[str, object]:
         """Index size, model, version."""
         return {
@@ -333,7 +373,7 @@ class Assistant:
             "chunks": self.vector.count(),
             "model": self.embedder.name,
             "fusion": self.settings.fusion,
-            "modes": sorted({"extractive", self._default_mode()}),
+            "modes": self.modes(),
         }
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ chromadb objects are converted to and from them at the edges.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -126,3 +126,15 @@ class DocumentInfo(_Frozen):
     chunks: int
     ingested_at: str
     pages: int = 0
+
+
+class UploadResult(_Frozen):
+    """The outcome of one uploaded file."""
+
+    filename: str = Field(description="the name the file was uploaded with")
+    saved_as: str | None = Field(default=None, description="where it was stored under the data directory")
+    status: Literal["added", "replaced", "unchanged", "error"]
+    id: str | None = None
+    title: str | None = None
+    chunks: int | None = None
+    error: str | None = None

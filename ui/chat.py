@@ -16,12 +16,12 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from assistant.api import SUPPORTED_SUFFIXES, ingest_upload, modes_of
 from assistant.errors import AssistantError
 from assistant.service import Assistant
 from assistant.types import Answer
 from index.errors import IndexStoreError
 from ingest.errors import IngestError
+from ingest.loaders import SUPPORTED_SUFFIXES
 from ui.render import EMPTY_PANEL, render_answer, render_answer_text, render_error, render_panel, render_sources
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _document_choices(service: Assistant) -> list[tuple[str, str]]:
 def build_ui(service: Assistant) -> gr.Blocks:
     """The chat and documents UI over ``service``."""
     settings = service.settings
-    modes = modes_of(service)
+    modes = service.modes()
     default_mode = "generative" if settings.llm_base_url and "generative" in modes else modes[0]
 
     def respond(
@@ -142,7 +142,7 @@ def build_ui(service: Assistant) -> gr.Blocks:
             name = Path(path).name
             try:
                 with open(path, "rb") as stream:
-                    result = ingest_upload(service, settings, name, stream)
+                    result = service.upload(name, stream)
             except _USER_ERRORS as exc:
                 lines.append(f"- ✗ **{name}**: {exc}")
                 continue

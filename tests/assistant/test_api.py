@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.api import UI_PATH, create_app, safe_filename, status_for
+from assistant.api import UI_PATH, create_app, status_for
 from assistant.errors import DocumentNotFound, EmptyIndex, InvalidQuestion
 from assistant.service import Assistant, __version__
+from assistant.uploads import safe_filename
 from tests.assistant.conftest import SSEvent
 
 QUESTION = "What replaced the Diffusion Rule?"
