@@ -47,7 +47,7 @@ from assistant.errors import (
 from assistant.service import Assistant, __version__
 from assistant.types import Answer, Citation, DocumentInfo, UploadResult
 from index.errors import IndexStoreError
-from ingest.errors import IngestError, UnreadableFile, UnsupportedFileType
+from ingest.errors import DocumentTooLarge, IngestError, UnreadableFile, UnsupportedFileType
 from ingest.loaders import SUPPORTED_SUFFIXES as LOADER_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (UploadTooLarge, 413),
     (UnsupportedUpload, 415),
     (UploadFailed, 422),
+    (DocumentTooLarge, 413),
     (UnsupportedFileType, 415),
     (UnreadableFile, 422),
     (IngestError, 422),

@@ -77,11 +77,11 @@ class Assistant:
         self.settings = settings
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
-        # one process at a time on the directory (index.lock says why); raises IndexInUse
+        # one process at a time on the directory (index.lock says why); raises IndexInUse before the model loads
         self._dir_lock = DirectoryLock(data_dir)
         self._dir_lock.acquire()
         try:
+            self.embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
             self._open(settings, data_dir)
         except BaseException:
             self.close()

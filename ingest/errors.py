@@ -17,3 +17,16 @@ class UnsupportedFileType(IngestError):
 
 class UnreadableFile(IngestError):
     """The file is missing, corrupt, encrypted, empty or holds no extractable text."""
+
+
+class DocumentTooLarge(IngestError):
+    """The file yields more text or chunks than the settings allow (``max_document_chars``,
+    ``max_chunks_per_document``)."""
+
+
+class ParseTimeout(UnreadableFile):
+    """Reading and cleaning the file took longer than ``parse_timeout_s``."""
+
+
+class MislabelledFile(UnsupportedFileType):
+    """The file's content is not of the type its name says (a PDF named .txt, binary bytes named .md)."""
