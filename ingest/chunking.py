@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.types import Chunk, Document
+from ingest.errors import DocumentTooLarge
 
 __all__ = ["CHUNKING_VERSION", "chunk_document", "split_sentences"]
 
@@ -255,6 +256,55 @@ class _Unit:
     section: bool = False  # a heading line that opens a section ("China Accelerates AI Push Despite ...")
 
 
+def _largest_fit(
+    first: int, last: int, count_to: Callable[[int], int], limit: int, n_first: int, guess: int | None = None
+) -> tuple[int, int]:
+    """The largest ``j`` in ``[first, last]`` with ``count_to(j) <= limit`` and its count, given that
+    ``first`` fits with ``count_to(first) == n_first``.
+
+    Probes ``guess`` first (the size of the previous piece), gallops (1, 2, 4, ... steps) up from what fits or
+    down from what does not, then bisects. No probe counts more than about twice the span finally taken, so
+    cutting a long run into pieces costs time in proportion to the run (times a logarithm at worst), not to
+    the run for every piece. Assumes counts grow with ``j``.
+    """
+    best, best_n = first, n_first  # fits
+    hi = last + 1  # the smallest end known not to fit (or one past the last)
+    if guess is not None and first < guess <= last:
+        n = count_to(guess)
+        if n <= limit:
+            best, best_n = guess, n
+        else:
+            hi = guess
+            step = 1
+            while hi - step > best:
+                j = hi - step
+                n = count_to(j)
+                if n <= limit:
+                    best, best_n = j, n
+                    break
+                hi = j
+                step *= 2
+    if hi > last:
+        step = 1
+        while best < last:
+            j = min(best + step, last)
+            n = count_to(j)
+            if n > limit:
+                hi = j
+                break
+            best, best_n = j, n
+            step *= 2
+    lo, top = best + 1, hi - 1
+    while lo <= top:  # the answer lies in [best, top]
+        mid = (lo + top) // 2
+        n = count_to(mid)
+        if n <= limit:
+            best, best_n, lo = mid, n, mid + 1
+        else:
+            top = mid - 1
+    return best, best_n
+
+
 def _long_pieces(
     text: str, start: int, end: int, count: Callable[[str], int], limit: int
 ) -> list[tuple[int, int, int]]:
@@ -262,9 +312,10 @@ def _long_pieces(
 
     Splits at word boundaries, or inside a word when a single word is too long.
     """
-    words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
     pieces: list[tuple[int, int, int]] = []
     i = 0
+    size: int | None = None  # words in the previous piece
     while i < len(words):
         s = words[i][0]
         n_first = count(text[s : words[i][1]])
@@ -272,15 +323,14 @@ def _long_pieces(
             pieces.extend(_char_pieces(text, s, words[i][1], count, limit))
             i += 1
             continue
-        lo, hi, best, best_n = i + 1, len(words), i + 1, n_first
-        while lo < hi:  # largest j in (i, len] with count(words[i:j]) <= limit
-            mid = (lo + hi + 1) // 2
-            n = count(text[s : words[mid - 1][1]])
-            if n <= limit:
-                lo, best, best_n = mid, mid, n
-            else:
-                hi = mid - 1
+
+        def words_to(j: int, s: int = s) -> int:
+            return count(text[s : words[j - 1][1]])
+
+        # largest j in (i, len] with count(words[i:j]) <= limit
+        best, best_n = _largest_fit(i + 1, len(words), words_to, limit, n_first, None if size is None else i + size)
         pieces.append((s, words[best - 1][1], best_n))
+        size = best - i
         i = best
     return pieces
 
@@ -290,25 +340,44 @@ def _char_pieces(
 ) -> list[tuple[int, int, int]]:
     pieces: list[tuple[int, int, int]] = []
     s = start
+    size: int | None = None  # characters in the previous piece
     while s < end:
-        lo, hi, best, best_n = s + 1, end, s + 1, count(text[s : s + 1])
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            n = count(text[s:mid])
-            if n <= limit:
-                lo, best, best_n = mid, mid, n
-            else:
-                hi = mid - 1
+
+        def chars_to(j: int, s: int = s) -> int:
+            return count(text[s:j])
+
+        guess = None if size is None else s + size
+        best, best_n = _largest_fit(s + 1, end, chars_to, limit, count(text[s : s + 1]), guess)
         pieces.append((s, best, best_n))
+        size = best - s
         s = best
     return pieces
 
 
-def _units(doc: Document, count: Callable[[str], int], max_tokens: int, special: int) -> list[_Unit]:
+def _too_many_chunks(doc: Document, max_chunks: int) -> DocumentTooLarge:
+    return DocumentTooLarge(
+        f"{doc.source}: the document makes more than {max_chunks} chunks, over the cap of {max_chunks}"
+        " (setting ASSISTANT_MAX_CHUNKS_PER_DOCUMENT)"
+    )
+
+
+def _units(
+    doc: Document,
+    spans: list[tuple[int, int]],
+    count: Callable[[str], int],
+    max_tokens: int,
+    special: int,
+    max_chunks: int | None,
+) -> list[_Unit]:
     text = doc.text
     units: list[_Unit] = []
     prev_end = 0
-    for start, end in split_sentences(text):
+    # every chunk adds at most max_tokens - special tokens of new units: more than this is too many chunks
+    budget = None if max_chunks is None else max_chunks * (max_tokens - special)
+    total = 0
+    for start, end in spans:
+        if budget is not None and total > budget:
+            raise _too_many_chunks(doc, max_chunks or 0)
         paragraph = bool(units) and _BLANK_LINE.search(text, prev_end, start) is not None
         prev_end = end
         n = count(text[start:end])
@@ -316,9 +385,13 @@ def _units(doc: Document, count: Callable[[str], int], max_tokens: int, special:
             line = text[start:end]
             section = paragraph and _heading_like(line) and _titleish(line)
             units.append(_Unit(start, end, n - special, paragraph, section))
+            total += n - special
             continue
         for k, (s, e, pn) in enumerate(_long_pieces(text, start, end, count, max_tokens)):
             units.append(_Unit(s, e, pn - special, paragraph and k == 0))
+            total += pn - special
+    if budget is not None and total > budget:
+        raise _too_many_chunks(doc, max_chunks or 0)
     return units
 
 
@@ -344,6 +417,7 @@ def chunk_document(
     *,
     max_tokens: int = 200,
     overlap: int = 1,
+    max_chunks: int | None = None,
 ) -> list[Chunk]:
     """Pack consecutive sentences of ``doc`` into chunks of at most ``max_tokens`` tokens.
 
@@ -360,6 +434,11 @@ def chunk_document(
     heading (a title-cased line of its own), which then starts the next chunk
     with no overlap. A document that fits in ``max_tokens`` is one chunk.
     ``doc.text[chunk.start:chunk.end] == chunk.text`` for every chunk.
+
+    ``max_chunks`` (``None``: no cap) raises ``DocumentTooLarge`` as soon as
+    the document is known to make more chunks than that. Time and the calls to
+    ``count_tokens`` grow linearly with the text (a run with no sentence end
+    included).
     """
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0, got {overlap}")
@@ -386,8 +465,10 @@ def chunk_document(
     special = _special_tokens(count_tokens)
     if max_tokens <= special:
         raise ValueError(f"max_tokens={max_tokens} leaves no room next to {special} special tokens")
-    units = _units(doc, count_tokens, max_tokens, special)
-    ranges = _pack(text, units, count_tokens, max_tokens, overlap, special)
+    units = _units(doc, spans, count_tokens, max_tokens, special, max_chunks)
+    ranges = _pack(text, units, count_tokens, max_tokens, overlap, special, max_chunks)
+    if max_chunks is not None and len(ranges) > max_chunks:
+        raise _too_many_chunks(doc, max_chunks)
     return [make(i, units[a].start, units[b - 1].end) for i, (a, b) in enumerate(ranges)]
 
 
@@ -398,20 +479,29 @@ def _pack(
     max_tokens: int,
     overlap: int,
     special: int,
+    max_ranges: int | None = None,
 ) -> list[tuple[int, int]]:
-    """Greedy packing of units into [a, b) index ranges; each range adds at least one new unit."""
-    plain = [True] + [
-        _PLAIN_GAP.fullmatch(text, units[k - 1].end, units[k].start) is not None for k in range(1, len(units))
-    ]
+    """Greedy packing of units into [a, b) index ranges; each range adds at least one new unit.
+
+    Stops after ``max_ranges + 1`` ranges (the caller then knows there are too many)."""
+    # prefix sums: a range's estimate and whether all its joins are plain whitespace in O(1) (linear packing)
+    tokens_before = [0]
+    odd_joins_before = [0, 0]  # joins k (between units k-1 and k) that are not plain whitespace, for k < index
+    for k, unit in enumerate(units):
+        tokens_before.append(tokens_before[-1] + unit.tokens)
+        if k:
+            plain = _PLAIN_GAP.fullmatch(text, units[k - 1].end, unit.start) is not None
+            odd_joins_before.append(odd_joins_before[-1] + (not plain))
 
     def estimate(a: int, b: int) -> int:
-        return special + sum(u.tokens for u in units[a:b])
+        return special + tokens_before[b] - tokens_before[a]
 
     def fits(a: int, b: int) -> bool:
         est = estimate(a, b)
         if est > max_tokens:
             return False
-        if b - a > 1 and (est > max_tokens - _VERIFY_SLACK - (b - a - 1) or not all(plain[a + 1 : b])):
+        odd_joins = b - a > 1 and odd_joins_before[b] - odd_joins_before[a + 1] > 0
+        if b - a > 1 and (est > max_tokens - _VERIFY_SLACK - (b - a - 1) or odd_joins):
             return count(text[units[a].start : units[b - 1].end]) <= max_tokens
         return True
 
@@ -437,4 +527,6 @@ def _pack(
             b -= 1
         ranges.append((a, b))
         new = b
+        if max_ranges is not None and len(ranges) > max_ranges:
+            break
     return ranges
