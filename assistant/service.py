@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
 from tqdm import tqdm
@@ -21,7 +23,10 @@ from assistant.errors import (
     EmptyIndex,
     IndexMismatch,
     InvalidQuestion,
+    UnsupportedUpload,
     UploadFailed,
+    UploadTooLarge,
+    WriteBusy,
 )
 from assistant.scope import (
     DocumentNames,
@@ -34,7 +39,7 @@ from assistant.scope import (
     wants_several,
 )
 from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport, Passage, UploadResult
-from assistant.uploads import store_upload
+from assistant.uploads import ReceivedUpload, keep_upload, receive_upload, sweep_uploads, upload_dir
 from index.catalog import Catalog, CatalogEntry
 from index.embeddings import Embedder
 from index.lexical import LexicalIndex
@@ -43,7 +48,7 @@ from index.rerank import create_reranker
 from index.retriever import HybridRetriever
 from index.vector import VectorIndex
 from ingest.chunking import CHUNKING_VERSION, chunk_document
-from ingest.errors import IngestError
+from ingest.errors import DocumentTooLarge, IngestError, UnsupportedFileType
 from ingest.loaders import discover, read_document
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,14 @@ def _fingerprint(path: Path, chunking: str) -> str:
 def _chunking_of(fingerprint: str) -> str:
     """How the file behind ``fingerprint`` was cut into chunks ("" for fingerprints older than that)."""
     return fingerprint.partition("|")[2]
+
+
+def _salted(content_id: str, origin: str) -> str:
+    """The id of a document whose content id another origin holds: the content id salted with its origin."""
+    return hashlib.sha256(f"{content_id}\0{origin}".encode()).hexdigest()[:16]
+
+
+_UPLOAD = "upload:"  # origin prefix of uploads: ``upload:<name>``
 
 
 class Assistant:
@@ -113,6 +126,8 @@ class Assistant:
         self._answerers: dict[str, Answerer] = {}
         self._names: DocumentNames | None = None  # built on the first question that may name a document
         self._recover()
+        self._adopt_uploads()
+        sweep_uploads(upload_dir(settings), self.catalog.stored_names())
 
     # ------------------------------------------------------------------ answering
 
@@ -143,6 +158,7 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Like ``ask`` but yields answer text pieces, then the final ``Answer``."""
         question = self._validate(question)
+        self._check_bounds(history=history, doc_ids=doc_ids, sources=sources)
         started = time.perf_counter()
         name = mode or self._default_mode()
         answerer = self._answerer(name)
@@ -197,6 +213,7 @@ class Assistant:
         sources: Sequence[str] | None = None,
     ) -> list[Passage]:
         """Hybrid retrieval only (used by ``ask`` and the eval runner)."""
+        self._check_bounds(doc_ids=doc_ids, sources=sources)
         self._require_documents()
         allowed = self._allowed_ids(doc_ids, sources)
         return self.retriever.retrieve(query, top_k or self.settings.top_k, doc_ids=allowed)
@@ -256,28 +273,46 @@ class Assistant:
     def ingest(self, paths: Sequence[Path], *, prune: bool = False, progress: bool = False) -> IngestReport:
         """Ingest files/directories incrementally; bad files are reported in ``errors``.
 
-        Unchanged files do no work, changed files replace their old chunks, and
-        with ``prune`` documents whose files are gone are removed.
+        Unchanged files do no work, changed files replace their old versions (which stay until the new ones
+        are committed), and with ``prune`` documents whose files are gone are removed. A document's source is
+        its path under the directory given (a file given by itself: its name). Files of this index's upload
+        folder are its uploads: each is cut again if the chunking changed, and one no document refers to any
+        more (deleted, replaced) is skipped. Raises WriteBusy.
         """
-        files, errors = discover([Path(p) for p in paths])
+        files, errors = self._discover(paths)
         added: list[str] = []
         replaced: list[str] = []
         unchanged: list[str] = []
         removed: list[str] = []
         ids: dict[str, str] = {}
-        with self._write_lock:
+        uploads = upload_dir(self.settings).resolve()
+        with self._writing():
             bar = tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False)
-            for path in bar:
-                source = str(path.resolve())
+            for path, shown in bar:
                 bar.set_postfix_str(path.name[:30])
-                try:
-                    outcome, ids[source] = self._ingest_file(path, source, progress=progress)
-                except IngestError as exc:
-                    errors[str(path)] = str(exc)
-                    continue
-                {"added": added, "replaced": replaced, "unchanged": unchanged}[outcome].append(source)
+                resolved = path.resolve()
+                if resolved.parent == uploads:
+                    todo: list[tuple[str, CatalogEntry | None]] = [
+                        (e.origin, e) for e in self.catalog.by_stored(resolved.name)
+                    ]
+                    if not todo:
+                        errors[str(path)] = (
+                            f"{shown}: a stored upload no document refers to (deleted or replaced); not ingested"
+                        )
+                else:
+                    todo = [(str(resolved), None)]
+                for origin, entry in todo:
+                    try:
+                        if entry is None:
+                            outcome, ids[origin] = self._ingest_file(path, origin, shown, progress=progress)
+                        else:
+                            outcome, ids[origin] = self._ingest_stored(path, entry, progress=progress)
+                    except IngestError as exc:
+                        errors[str(path)] = str(exc)
+                        continue
+                    {"added": added, "replaced": replaced, "unchanged": unchanged}[outcome].append(origin)
             if prune:
-                removed = self._prune(files, [Path(p) for p in paths])
+                removed = self._prune([f for f, _ in files], [Path(p) for p in paths])
             self._commit()
         return IngestReport(
             added=tuple(added),
@@ -289,10 +324,10 @@ class Assistant:
         )
 
     def ingest_documents(self, docs: Sequence[Document], *, progress: bool = False) -> IngestReport:
-        """Index in-memory documents (eval sets, uploads already parsed). Same-id documents are skipped."""
+        """Index in-memory documents (eval sets). Same-id documents are skipped. Raises WriteBusy."""
         added: list[str] = []
         unchanged: list[str] = []
-        with self._write_lock:
+        with self._writing():
             fresh = [d for d in docs if self.catalog.entry(d.id) is None]
             unchanged = [d.source for d in docs if d not in fresh]
             bar = tqdm(total=len(fresh), desc="ingest", unit="doc", disable=not progress, leave=False)
@@ -327,38 +362,26 @@ class Assistant:
         return self.vector.chunks(doc_id)
 
     def delete(self, doc_id: str) -> None:
-        """Remove a document and its chunks from both indexes. Raises DocumentNotFound."""
-        with self._write_lock:
+        """Remove a document, its chunks from both indexes, and its stored upload file (unless another document
+        was uploaded from the same file). Raises DocumentNotFound, WriteBusy."""
+        with self._writing():
             self.document(doc_id)
-            self._drop(doc_id)
+            self.catalog.set_state(doc_id, "deleting")
             self._commit()
 
     def upload(self, filename: str, stream: IO[bytes], *, max_mb: float | None = None) -> UploadResult:
         """Store one uploaded file under the data directory and ingest it (at most ``max_mb``, default the setting).
 
-        Raises UnsupportedUpload, UploadTooLarge, UploadFailed (and WriteBusy when another write holds the index).
+        The document's source is the file's name; uploading the same name again replaces that document, and
+        a failed upload leaves the previous version untouched. The bytes are received before the index is
+        waited for. Raises UnsupportedUpload, UploadTooLarge, UploadFailed, WriteBusy.
         """
-        with self._write_lock:
-            path = store_upload(self.settings, filename, stream, max_mb=max_mb)
-            report = self.ingest([path])
-            if report.errors:
-                reason = "; ".join(report.errors.values())
-                if not any(d.source == str(path.resolve()) for d in self.documents()):
-                    path.unlink(missing_ok=True)
-                raise UploadFailed(f"{filename!r} could not be read: {reason}")
-        source = str(path.resolve())
-        status: Literal["added", "replaced", "unchanged"] = (
-            "added" if source in report.added else "replaced" if source in report.replaced else "unchanged"
-        )
-        info = self.document(report.ids[source])  # for identical content under another name: that document
-        return UploadResult(
-            filename=filename,
-            saved_as=str(path.relative_to(self.settings.data_dir)),
-            status=status,
-            id=info.id,
-            title=info.title,
-            chunks=info.chunks,
-        )
+        received = receive_upload(self.settings, filename, stream, max_mb=max_mb)
+        try:
+            with self._writing():
+                return self._ingest_upload(received)
+        finally:
+            received.path.unlink(missing_ok=True)  # kept uploads were moved to their stored name
 
     def modes(self) -> list[str]:
         """The answer modes this service offers."""
@@ -395,6 +418,33 @@ class Assistant:
             )
         return question
 
+    def _check_bounds(
+        self,
+        *,
+        history: Sequence[tuple[str, str]] = (),
+        doc_ids: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> None:
+        """The history and the filters within the settings' limits (before any work); raises InvalidQuestion."""
+        limits = self.settings
+        if len(history) > limits.max_history_turns:
+            raise InvalidQuestion(
+                f"the history has {len(history)} turns; the limit is {limits.max_history_turns} (send the latest ones)"
+            )
+        chars = 0
+        for turn in history:
+            if len(turn) != 2 or not all(isinstance(t, str) for t in turn):
+                raise InvalidQuestion("each history turn must be a pair of texts: [question, answer]")
+            chars += len(turn[0]) + len(turn[1])
+        if chars > limits.max_history_chars:
+            raise InvalidQuestion(
+                f"the history is {chars} characters long; the limit is {limits.max_history_chars} "
+                "(send the latest turns)"
+            )
+        for name, values in (("doc_ids", doc_ids), ("sources", sources)):
+            if values is not None and len(values) > limits.max_filter_ids:
+                raise InvalidQuestion(f"filters.{name} has {len(values)} entries; the limit is {limits.max_filter_ids}")
+
     def _default_mode(self) -> str:
         return "generative" if self.settings.llm_base_url else "extractive"
 
@@ -424,18 +474,24 @@ class Assistant:
         return standalone_question(question, history)
 
     def _allowed_ids(self, doc_ids: Sequence[str] | None, sources: Sequence[str] | None) -> set[str] | None:
+        """The documents the filters allow: the ids given, and those whose shown source is one of ``sources``
+        or whose origin ends with one (a path suffix)."""
         if not doc_ids and not sources:
             return None
         allowed: set[str] = set(doc_ids or ())
         if sources:
+            wanted = {str(PurePosixPath(s.strip().strip("/"))) for s in sources if s.strip().strip("/")}
             for entry in self.catalog.entries():
-                if any(entry.source == s or entry.source.endswith("/" + s.lstrip("/")) for s in sources):
+                origin = entry.origin.removeprefix(_UPLOAD).strip("/")
+                parts = origin.split("/")
+                suffixes = {"/".join(parts[i:]) for i in range(len(parts))}
+                if entry.source in wanted or entry.origin in wanted or not wanted.isdisjoint(suffixes):
                     allowed.add(entry.id)
         return allowed
 
     def _require_documents(self) -> None:
         if self.catalog.count() == 0:
-            raise EmptyIndex(f"no documents are indexed in {self.settings.data_dir}; run `assistant ingest PATH` first")
+            raise EmptyIndex("no documents are indexed yet; run `assistant ingest PATH` or upload files first")
 
     def _document_names(self) -> DocumentNames:
         """What names each document, kept until the next write (``_commit`` drops it)."""
@@ -454,24 +510,171 @@ class Assistant:
             pages=entry.pages or 0,
         )
 
-    def _ingest_file(self, path: Path, source: str, *, progress: bool = False) -> tuple[str, str]:
+    # ------------------------------------------------------------------ writes
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the write lock, waiting at most ``settings.write_wait_s`` (then WriteBusy).
+
+        A write that fails on something other than a bad file rolls back what it left half-done at once, so
+        the next write cannot commit it.
+        """
+        wait = self.settings.write_wait_s
+        if not self._write_lock.acquire(timeout=wait if wait > 0 else 0):
+            raise WriteBusy(
+                f"another write (an ingest, upload or delete) has held the index for over {wait:g} s; try again later",
+                retry_after=max(1.0, wait),
+            )
+        try:
+            yield
+        except Exception:
+            try:
+                self._recover()
+            except Exception as exc:  # e.g. the Chroma server went away: the next open rolls back
+                log.warning("could not roll back the failed write now (%s); the next start will", exc)
+            raise
+        finally:
+            self._write_lock.release()
+
+    def _discover(self, paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], dict[str, str]]:
+        """The files to read, each once, with the source it is shown as: its path under the directory given
+        (posix), or its name for a file given by itself; and ``{path: reason}`` for what cannot be read."""
+        found: list[tuple[Path, str]] = []
+        errors: dict[str, str] = {}
+        seen: set[Path] = set()
+        for raw in paths:
+            root = Path(raw)
+            files, problems = discover([root])
+            errors.update(problems)
+            for path in files:
+                key = path.resolve()
+                if key in seen:
+                    continue
+                seen.add(key)
+                try:
+                    shown = path.relative_to(root).as_posix() if root.is_dir() else path.name
+                except ValueError:
+                    shown = path.name
+                found.append((path, shown or path.name))
+        return found, errors
+
+    def _read(self, path: Path, source: str) -> Document:
+        """Read one file within the caps of the settings (characters, parse time); raises IngestError."""
+        return read_document(path, source=source)
+
+    def _chunk(self, doc: Document) -> list[Chunk]:
+        """Cut a document into chunks within the cap of the settings; raises DocumentTooLarge."""
+        return chunk_document(
+            doc,
+            self.embedder.count_tokens,
+            max_tokens=self._chunk_budget(),
+            overlap=self.settings.chunk_overlap,
+        )
+
+    def _ingest_file(self, path: Path, origin: str, shown: str, *, progress: bool = False) -> tuple[str, str]:
         """Index one file unless it is unchanged; returns (outcome, document id)."""
-        chunking = self._chunking()
-        fingerprint = _fingerprint(path, chunking)
-        old = self.catalog.by_source(source)
+        fingerprint = _fingerprint(path, self._chunking())
+        old = self.catalog.by_origin(origin)
         if old is not None and old.fingerprint == fingerprint:
             return "unchanged", old.id
-        doc = read_document(path, source=source)
+        doc = self._read(path, shown)
+        return self._put(doc, origin=origin, fingerprint=fingerprint, old=old, stored="", progress=progress)
+
+    def _ingest_stored(self, path: Path, entry: CatalogEntry, *, progress: bool = False) -> tuple[str, str]:
+        """A file of the upload folder, as the upload ``entry`` (cut again when the chunking changed)."""
+        fingerprint = _fingerprint(path, self._chunking())
+        if entry.fingerprint == fingerprint:
+            return "unchanged", entry.id
+        doc = self._read(path, entry.source)
+        return self._put(
+            doc, origin=entry.origin, fingerprint=fingerprint, old=entry, stored=entry.stored, progress=progress
+        )
+
+    def _ingest_upload(self, received: ReceivedUpload) -> UploadResult:
+        """Read a received upload and index it as the document of its name; the old version stays on failure."""
+        name = received.name
+        origin = _UPLOAD + name
+        old = self.catalog.by_origin(origin)
+        try:
+            doc = self._identified(self._read(received.path, name), origin, old)
+        except IngestError as exc:
+            raise self._upload_error(name, exc) from None
+        status: Literal["added", "replaced", "unchanged"]
+        if old is not None and old.id == doc.id and _chunking_of(old.fingerprint) == self._chunking():
+            status, doc_id = "unchanged", old.id
+        else:
+            folder = upload_dir(self.settings)
+            target = keep_upload(received, folder)
+            try:
+                outcome, doc_id = self._put(
+                    doc,
+                    origin=origin,
+                    fingerprint=_fingerprint(target, self._chunking()),
+                    old=old,
+                    stored=target.name,
+                )
+            except IngestError as exc:
+                self._forget_stored({target.name})
+                raise self._upload_error(name, exc) from None
+            self._commit()
+            status = "added" if outcome == "added" else "replaced"
+        info = self.document(doc_id)
+        entry = self.catalog.entry(doc_id)
+        return UploadResult(
+            filename=name,
+            saved_as=f"uploads/{entry.stored}" if entry is not None and entry.stored else None,
+            status=status,
+            id=info.id,
+            title=info.title,
+            chunks=info.chunks,
+        )
+
+    @staticmethod
+    def _upload_error(name: str, exc: IngestError) -> Exception:
+        """An ingest error of an upload in the upload family (the message names the upload, not a stored path)."""
+        reason = str(exc)
+        message = reason if reason.startswith(name) else f"{name!r}: {reason}"
+        if isinstance(exc, DocumentTooLarge):
+            return UploadTooLarge(message)
+        if isinstance(exc, UnsupportedFileType):
+            return UnsupportedUpload(message)
+        return UploadFailed(f"{name!r} could not be read: {reason}")
+
+    def _identified(self, doc: Document, origin: str, old: CatalogEntry | None) -> Document:
+        """``doc`` with the id it has in this index: its content id, unless another origin holds that content;
+        then the content id salted with the origin, so each origin's document is deleted on its own."""
+        content_id = doc.id
+        salted = _salted(content_id, origin)
+        if old is not None and old.id in (content_id, salted):
+            doc_id = old.id
+        else:
+            holder = self.catalog.entry(content_id)
+            doc_id = content_id if holder is None or holder.origin == origin else salted
+        return doc if doc_id == doc.id else doc.model_copy(update={"id": doc_id})
+
+    def _put(
+        self,
+        doc: Document,
+        *,
+        origin: str,
+        fingerprint: str,
+        old: CatalogEntry | None,
+        stored: str,
+        progress: bool = False,
+    ) -> tuple[str, str]:
+        """Index a new document or a new version of ``old`` (pending until ``_commit``); (outcome, id)."""
+        doc = self._identified(doc, origin, old)
         if old is not None and old.id == doc.id:
-            if _chunking_of(old.fingerprint) == chunking:  # only touched
+            if _chunking_of(old.fingerprint) == _chunking_of(fingerprint):  # only touched
                 self.catalog.set_fingerprint(doc.id, fingerprint)
                 return "unchanged", doc.id
-            # same content, cut by another chunker version or other chunk settings: cut it again below
-        elif (same := self.catalog.entry(doc.id)) is not None and same.state == "ready":
-            return "unchanged", doc.id  # identical content is already indexed from another source
-        if old is not None:
-            self._drop(old.id)
-        self._index_documents([doc], fingerprint=fingerprint, progress=progress)
+            # same content, cut by another chunker version or other chunk settings: cut it again in place
+            self._recut(doc, origin=origin, fingerprint=fingerprint, stored=old.stored or stored, progress=progress)
+            return "replaced", doc.id
+        replaces = old.id if old is not None else ""
+        self._index_documents(
+            [doc], fingerprint=fingerprint, origin=origin, stored=stored, replaces=replaces, progress=progress
+        )
         return ("added" if old is None else "replaced"), doc.id
 
     def _chunk_budget(self) -> int:
@@ -482,64 +685,163 @@ class Assistant:
         """How documents are cut into chunks now: chunker version, token budget, overlap."""
         return f"chunks-v{CHUNKING_VERSION}:{self._chunk_budget()}:{self.settings.chunk_overlap}"
 
-    def _index_documents(self, docs: Sequence[Document], *, fingerprint: str, progress: bool = False) -> None:
-        """Chunk, embed and add ``docs`` (a big file shows its own embedding bar under the file bar)."""
-        budget, overlap = self._chunk_budget(), self.settings.chunk_overlap
-        chunked = [
-            (doc, chunk_document(doc, self.embedder.count_tokens, max_tokens=budget, overlap=overlap)) for doc in docs
-        ]
+    def _index_documents(
+        self,
+        docs: Sequence[Document],
+        *,
+        fingerprint: str,
+        origin: str | None = None,
+        stored: str = "",
+        replaces: str = "",
+        progress: bool = False,
+    ) -> None:
+        """Chunk, embed and add ``docs`` as pending (a big file shows its own embedding bar under the file bar).
+
+        ``origin``, ``stored`` and ``replaces`` are for one document (a file or an upload); in-memory documents
+        are their own origin.
+        """
+        chunked = [(doc, self._chunk(doc)) for doc in docs]  # a document over the caps fails before any write
         with self.catalog.transaction():
             for doc, chunks in chunked:
-                self.catalog.put(doc, chunks=len(chunks), fingerprint=fingerprint, state="pending")
-        chunks = [c for _, cs in chunked for c in cs]
+                self.catalog.put(
+                    doc,
+                    chunks=len(chunks),
+                    fingerprint=fingerprint,
+                    state="pending",
+                    origin=origin,
+                    stored=stored,
+                    replaces=replaces,
+                )
+        self._add_chunks([c for _, cs in chunked for c in cs], progress=progress)
+
+    def _recut(self, doc: Document, *, origin: str, fingerprint: str, stored: str, progress: bool = False) -> None:
+        """Replace the chunks of a ready document by a new cut of the same text.
+
+        Its id cannot change, so the two versions cannot live side by side: the row stays ready and is marked as
+        being cut again (it ``replaces`` itself) until ``_commit``; after a crash it is cut again from its
+        stored text on open.
+        """
+        chunks = self._chunk(doc)
+        with self.catalog.transaction():
+            self.catalog.put(
+                doc,
+                chunks=len(chunks),
+                fingerprint=fingerprint,
+                state="ready",
+                origin=origin,
+                stored=stored,
+                replaces=doc.id,
+            )
+        self.vector.delete(doc.id)
+        self.lexical.delete(doc.id)
+        self._add_chunks(chunks, progress=progress)
+
+    def _add_chunks(self, chunks: Sequence[Chunk], *, progress: bool = False) -> None:
         if chunks:
             embeddings = self.embedder.embed([c.text for c in chunks], progress=progress and len(chunks) > 512)
             self.vector.add(chunks, embeddings)
             self.lexical.add(chunks)
 
-    def _drop(self, doc_id: str) -> None:
-        self.catalog.set_state(doc_id, "deleting")
-        self.vector.delete(doc_id)
-        self.lexical.delete(doc_id)
-
     def _commit(self) -> None:
-        """Persist the lexical index, then mark what both indexes now hold as ready."""
+        """Make the pending versions the documents, in an order a crash cannot break.
+
+        1. persist the lexical index (the new chunks are on disk in both indexes);
+        2. one catalog transaction: pending -> ready, and the versions they replace -> deleting;
+        3. drop the chunks of everything deleting from both indexes, persist the lexical index;
+        4. remove their rows, then their stored upload files no row refers to any more.
+        A crash before 2 leaves the old versions (pending is rolled back on open); after 2, the new ones
+        (deleting is finished on open).
+        """
         self._names = None
         self.lexical.commit()
         with self.catalog.transaction():
             for entry in self.catalog.unfinished():
                 if entry.state == "pending":
                     self.catalog.set_state(entry.id, "ready")
-                else:
-                    self.catalog.remove(entry.id)
+                    if entry.replaces and entry.replaces != entry.id:
+                        self.catalog.set_state(entry.replaces, "deleting")
+                    self.catalog.set_replaces(entry.id, "")
+                elif entry.state == "ready":  # cut again
+                    self.catalog.set_replaces(entry.id, "")
+        self._finish_deletes()
+
+    def _finish_deletes(self) -> None:
+        gone = self.catalog.entries(state="deleting")
+        if not gone:
+            return
+        for entry in gone:
+            self.vector.delete(entry.id)
+            self.lexical.delete(entry.id)
+        self.lexical.commit()
+        with self.catalog.transaction():
+            for entry in gone:
+                self.catalog.remove(entry.id)
+        self._forget_stored({e.stored for e in gone if e.stored})
+
+    def _forget_stored(self, names: set[str]) -> None:
+        """Remove stored upload files that no row refers to any more."""
+        folder = upload_dir(self.settings)
+        for name in names - self.catalog.stored_names():
+            (folder / name).unlink(missing_ok=True)
 
     def _prune(self, files: Sequence[Path], roots: Sequence[Path]) -> list[str]:
         present = {str(f.resolve()) for f in files}
         prefixes = [str(r.resolve()) for r in roots]
         removed: list[str] = []
         for entry in self.catalog.entries():
-            under = any(entry.source == p or entry.source.startswith(p.rstrip("/") + "/") for p in prefixes)
-            if under and entry.source not in present and not Path(entry.source).exists():
-                self._drop(entry.id)
-                removed.append(entry.source)
+            origin = entry.origin
+            if origin.startswith(_UPLOAD):
+                continue
+            under = any(origin == p or origin.startswith(p.rstrip("/") + "/") for p in prefixes)
+            if under and origin not in present and not Path(origin).exists():
+                self.catalog.set_state(entry.id, "deleting")
+                removed.append(origin)
         return removed
 
     def _recover(self) -> None:
-        """Roll back what an interrupted ingest or delete left half-done."""
+        """Roll back what an interrupted write left half-done: a pending version is dropped (its document keeps
+        the version it had), a delete is finished, a document being cut again is cut again from its text."""
         unfinished = self.catalog.unfinished()
+        pending = [e for e in unfinished if e.state == "pending"]
+        recut = [e for e in unfinished if e.state == "ready"]
         for entry in unfinished:
-            log.warning("rolling back interrupted %s of %s", entry.state, entry.source)
+            log.warning("rolling back interrupted %s of %s", "re-cut" if entry in recut else entry.state, entry.source)
+        for entry in pending:
             self.vector.delete(entry.id)
             self.lexical.delete(entry.id)
         ready = {e.id for e in self.catalog.entries()}
-        stray = self.lexical.doc_ids() - ready
+        stray = self.lexical.doc_ids() - ready - {e.id for e in unfinished}
         for doc_id in stray:
             self.lexical.delete(doc_id)
-        if unfinished or stray:
+        if pending or stray:
             self.lexical.commit()
             with self.catalog.transaction():
-                for entry in unfinished:
+                for entry in pending:
                     self.catalog.remove(entry.id)
+            self._forget_stored({e.stored for e in pending if e.stored})
+        for entry in recut:
+            doc = self.catalog.document(entry.id)
+            assert doc is not None
+            size_mtime = entry.fingerprint.partition("|")[0]
+            try:
+                self._recut(
+                    doc, origin=entry.origin, fingerprint=f"{size_mtime}|{self._chunking()}", stored=entry.stored
+                )
+            except IngestError as exc:  # over a cap set since: the document goes (its file can be ingested again)
+                log.warning("dropping %s: %s", entry.source, exc)
+                self.catalog.set_state(entry.id, "deleting")
+        if recut or any(e.state == "deleting" for e in unfinished):
+            self._commit()
+
+    def _adopt_uploads(self) -> None:
+        """Uploads indexed before upload names: stored as ``uploads/<safe name>`` and identified by that path.
+        They become uploads named by their file name (so their files are deleted with them)."""
+        folder = str(upload_dir(self.settings).resolve())
+        with self.catalog.transaction():
+            for entry in self.catalog.entries(state=None):
+                path = PurePosixPath(entry.origin)
+                if not entry.stored and str(path.parent) == folder:
+                    self.catalog.set_origin(entry.id, origin=_UPLOAD + path.name, source=path.name, stored=path.name)
 
     def _claim_collection(self) -> None:
         """Make sure the Chroma collection holds this directory's chunks and no one else's.

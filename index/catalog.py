@@ -1,10 +1,28 @@
-"""The document catalog: which documents are indexed, from which source, in what state.
+"""The document catalog: which documents are indexed, from which origin, in what state.
 
 A small SQLite database beside the vector and lexical indexes. It is the
-source of truth for incremental ingest and the journal that makes ingest
-crash-safe: a document is written as ``pending`` before its chunks go into
-the indexes and marked ``ready`` once both indexes hold them; a delete marks
-it ``deleting`` first. Anything not ``ready`` on open is rolled back.
+source of truth for incremental ingest and the journal that makes writes
+crash-safe:
+
+* a new document, or a new version of one, is written as ``pending`` before
+  its chunks go into the indexes (a new version names the entry it
+  ``replaces``, which stays ``ready`` meanwhile);
+* at commit one transaction marks the pending entries ``ready`` and the
+  entries they replace ``deleting``; a delete marks its entry ``deleting``;
+* the chunks of ``deleting`` entries are dropped, then their rows;
+* a ``ready`` entry that ``replaces`` itself is being cut into chunks again
+  (same content, other chunk settings).
+
+On open, ``pending`` is rolled back, ``deleting`` finished and a document cut
+again rebuilt from its stored text, so a crash leaves every document either
+its old or its new version.
+
+Each row has three names: ``id`` (content id, salted with the origin when
+another origin holds the same content), ``origin`` (what identifies it for
+incremental ingest: the absolute path of a file, ``upload:<name>`` for an
+upload) and ``source`` (what responses show: the path under the ingested
+root, or the upload name). ``stored`` is the file name of an upload under
+``<data dir>/uploads``.
 """
 
 from __future__ import annotations
@@ -15,11 +33,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from assistant.types import Document, Page
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -30,11 +48,27 @@ CREATE TABLE IF NOT EXISTS documents (
     chunks INTEGER NOT NULL DEFAULT 0,
     fingerprint TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL DEFAULT 'pending',
-    ingested_at TEXT NOT NULL
+    ingested_at TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT '',
+    stored TEXT NOT NULL DEFAULT '',
+    replaces TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# columns added after the first release, for catalogs written before them
+_ADDED = {
+    "origin": "TEXT NOT NULL DEFAULT ''",
+    "stored": "TEXT NOT NULL DEFAULT ''",
+    "replaces": "TEXT NOT NULL DEFAULT ''",
+}
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE INDEX IF NOT EXISTS documents_origin ON documents(origin);
+CREATE INDEX IF NOT EXISTS documents_stored ON documents(stored);
+"""
+_COLUMNS = (
+    "id, source, title, chunks, fingerprint, state, ingested_at, json_array_length(pages), origin, stored, replaces"
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +81,9 @@ class CatalogEntry:
     state: str
     ingested_at: str
     pages: int
+    origin: str = ""
+    stored: str = ""
+    replaces: str = ""
 
 
 class Catalog:
@@ -57,7 +94,9 @@ class Catalog:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_TABLES)
+        self._migrate()
+        self._db.executescript(_INDEXES)
 
     def close(self) -> None:
         self._db.close()
@@ -81,13 +120,38 @@ class Catalog:
         self._db.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
 
     # rows
-    def put(self, doc: Document, *, chunks: int, fingerprint: str, state: str = "pending") -> None:
+    def put(
+        self,
+        doc: Document,
+        *,
+        chunks: int,
+        fingerprint: str,
+        state: str = "pending",
+        origin: str | None = None,
+        stored: str = "",
+        replaces: str = "",
+    ) -> None:
+        """Write a row (replacing one of the same id). ``origin`` defaults to ``doc.source``."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         pages = json.dumps([p.model_dump() for p in doc.pages])
         self._db.execute(
             "INSERT OR REPLACE INTO documents(id, source, title, text, pages, meta, chunks, fingerprint, state,"
-            " ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc.id, doc.source, doc.title, doc.text, pages, json.dumps(doc.meta), chunks, fingerprint, state, now),
+            " ingested_at, origin, stored, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.id,
+                doc.source,
+                doc.title,
+                doc.text,
+                pages,
+                json.dumps(doc.meta),
+                chunks,
+                fingerprint,
+                state,
+                now,
+                doc.source if origin is None else origin,
+                stored,
+                replaces,
+            ),
         )
 
     def set_state(self, doc_id: str, state: str) -> None:
@@ -96,6 +160,14 @@ class Catalog:
     def set_fingerprint(self, doc_id: str, fingerprint: str) -> None:
         self._db.execute("UPDATE documents SET fingerprint = ? WHERE id = ?", (fingerprint, doc_id))
 
+    def set_replaces(self, doc_id: str, replaces: str) -> None:
+        self._db.execute("UPDATE documents SET replaces = ? WHERE id = ?", (replaces, doc_id))
+
+    def set_origin(self, doc_id: str, *, origin: str, source: str, stored: str) -> None:
+        self._db.execute(
+            "UPDATE documents SET origin = ?, source = ?, stored = ? WHERE id = ?", (origin, source, stored, doc_id)
+        )
+
     def remove(self, doc_id: str) -> None:
         self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
@@ -103,9 +175,20 @@ class Catalog:
         rows = self._entries("WHERE id = ?", (doc_id,))
         return rows[0] if rows else None
 
-    def by_source(self, source: str) -> CatalogEntry | None:
-        rows = self._entries("WHERE source = ? AND state = 'ready'", (source,))
+    def by_origin(self, origin: str) -> CatalogEntry | None:
+        """The ready entry of ``origin`` (a file's absolute path, ``upload:<name>``), or None."""
+        rows = self._entries("WHERE origin = ? AND state = 'ready'", (origin,))
         return rows[0] if rows else None
+
+    def by_stored(self, stored: str, state: str | None = "ready") -> list[CatalogEntry]:
+        """The entries whose upload is stored as ``stored`` (any state with ``state`` None)."""
+        if state is None:
+            return self._entries("WHERE stored = ?", (stored,))
+        return self._entries("WHERE stored = ? AND state = ?", (stored, state))
+
+    def stored_names(self) -> set[str]:
+        """Every stored upload file name some row (in any state) refers to."""
+        return {str(r[0]) for r in self._db.execute("SELECT DISTINCT stored FROM documents WHERE stored != ''")}
 
     def entries(self, state: str | None = "ready") -> list[CatalogEntry]:
         if state is None:
@@ -113,7 +196,8 @@ class Catalog:
         return self._entries("WHERE state = ?", (state,))
 
     def unfinished(self) -> list[CatalogEntry]:
-        return self._entries("WHERE state != 'ready'", ())
+        """Rows a write left half-done: pending, deleting, or ready and being cut again."""
+        return self._entries("WHERE state != 'ready' OR replaces = id", ())
 
     def document(self, doc_id: str) -> Document | None:
         row = self._db.execute(
@@ -128,9 +212,20 @@ class Catalog:
         return int(self._db.execute("SELECT COUNT(*) FROM documents WHERE state = 'ready'").fetchone()[0])
 
     def _entries(self, where: str, args: tuple[str, ...]) -> list[CatalogEntry]:
-        rows = self._db.execute(
-            "SELECT id, source, title, chunks, fingerprint, state, ingested_at, json_array_length(pages)"
-            f" FROM documents {where} ORDER BY source, id",
-            args,
-        ).fetchall()
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM documents {where} ORDER BY source, id", args).fetchall()
         return [CatalogEntry(*row) for row in rows]
+
+    def _migrate(self) -> None:
+        """Catalogs written before origins: add the columns; the origin is the old (absolute) source, and what is
+        shown becomes the file name."""
+        have = {str(r[1]) for r in self._db.execute("PRAGMA table_info(documents)")}
+        missing = [name for name in _ADDED if name not in have]
+        if not missing:
+            return
+        with self.transaction():
+            for name in missing:
+                self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {_ADDED[name]}")
+            rows = self._db.execute("SELECT id, source FROM documents WHERE origin = ''").fetchall()
+            for doc_id, source in rows:
+                shown = PurePath(source).name if PurePath(source).is_absolute() else source
+                self._db.execute("UPDATE documents SET origin = ?, source = ? WHERE id = ?", (source, shown, doc_id))
