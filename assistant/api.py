@@ -12,25 +12,34 @@ handlers installed by ``create_app``). Endpoints:
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
+import math
 import re
 import secrets
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from assistant.config import Settings
 from assistant.errors import (
@@ -47,7 +56,14 @@ from assistant.errors import (
 from assistant.service import Assistant, __version__
 from assistant.types import Answer, Citation, DocumentInfo, UploadResult
 from index.errors import IndexStoreError
-from ingest.errors import DocumentTooLarge, IngestError, UnreadableFile, UnsupportedFileType
+from ingest.errors import (
+    DocumentTooLarge,
+    IngestError,
+    MislabelledFile,
+    ParseTimeout,
+    UnreadableFile,
+    UnsupportedFileType,
+)
 from ingest.loaders import SUPPORTED_SUFFIXES as LOADER_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -58,6 +74,22 @@ UI_PATH = "/ui"
 _MB = 1024 * 1024
 _JSON_BODY_LIMIT = 4 * _MB  # questions are short; histories are bounded by this
 _MULTIPART_SLACK = 64 * 1024  # multipart boundaries and part headers on top of the file bytes
+
+# Hard caps of the request schema; the service applies the (smaller) settings on top, also with 422.
+_MAX_HISTORY_TURNS = 200
+_MAX_TEXT_CHARS = 200_000  # one history turn or chat message
+_MAX_FILTER_IDS = 10_000
+_MAX_FILTER_CHARS = 1_000  # one document id or source
+_MAX_MESSAGES = 2 * _MAX_HISTORY_TURNS + 50
+
+# Threads: reads (answers, listings, health) and writes (uploads, deletes) have pools of their own, so
+# writers waiting for the index never hold the threads readers need. A write waits at most
+# settings.write_wait_s for a slot (then 503 + Retry-After); the service bounds its wait for the index.
+READ_THREADS = 16
+WRITE_THREADS = 2
+BODY_TIMEOUT_S = 30.0  # the longest pause while a request body arrives (then 408)
+HEADER_TIMEOUT_S = 10.0  # the longest time a connection may take to send its request headers (then closed)
+_OPEN_PATHS = frozenset({"/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
 # ---------------------------------------------------------------------- error mapping (the one place)
@@ -73,6 +105,8 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (UnsupportedUpload, 415),
     (UploadFailed, 422),
     (DocumentTooLarge, 413),
+    (MislabelledFile, 415),
+    (ParseTimeout, 422),
     (UnsupportedFileType, 415),
     (UnreadableFile, 422),
     (IngestError, 422),
@@ -86,10 +120,12 @@ _HTTP_TYPES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    429: "too_many_requests",
     503: "unavailable",
 }
 
@@ -163,6 +199,15 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)):
+        # FastAPI's "error parsing the body": not UTF-8 (UnicodeDecodeError) or nested too deep to decode
+        reason = "not UTF-8" if isinstance(exc.__cause__, UnicodeDecodeError) else "nested too deeply"
+        return _error_response(
+            422,
+            f"the request body is not valid JSON ({reason})",
+            "invalid_request",
+            details=[{"loc": ["body"], "msg": f"JSON {reason}", "type": "json_invalid"}],
+        )
     return _error_response(
         exc.status_code,
         str(exc.detail),
@@ -177,11 +222,12 @@ async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse
 
 
 class _JsonTooLarge:
-    """Report the request-body limiter's plain-text 413 in the JSON error shape too."""
+    """Report the request-body limiter's plain-text 413 in the JSON error shape too, naming the right limit."""
 
     def __init__(self, app: ASGIApp, upload_mb: float) -> None:
         self.app = app
-        self.message = f"the request body is too large (uploads may be at most {upload_mb:g} MB)"
+        self.upload_message = f"the request body is too large (uploads may be at most {upload_mb:g} MB)"
+        self.json_message = f"the request body is over {_JSON_BODY_LIMIT // _MB} MB (the limit of JSON bodies)"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -197,10 +243,210 @@ class _JsonTooLarge:
             if not rewriting:
                 await send(message)
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                response = _error_response(413, self.message, _HTTP_TYPES[413])
+                uploading = str(scope.get("path", "")).startswith("/documents")
+                text = self.upload_message if uploading else self.json_message
+                response = _error_response(413, text, _HTTP_TYPES[413])
                 await response(scope, receive, send)
 
         await self.app(scope, receive, send_json)
+
+
+class AuthThrottle:
+    """Failed authentications per client address in the last minute; at the limit, refuse the address."""
+
+    WINDOW_S = 60.0
+    MAX_CLIENTS = 10_000
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._failures.get(client, deque())
+        while times and now - times[0] >= self.WINDOW_S:
+            times.popleft()
+        return times
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try again, or None when it is not throttled."""
+        now = time.monotonic()
+        times = self._recent(client, now)
+        if len(times) < self.per_minute:
+            return None
+        return max(1, math.ceil(self.WINDOW_S - (now - times[0])))
+
+    def fail(self, client: str) -> None:
+        now = time.monotonic()
+        times = self._recent(client, now)
+        times.append(now)
+        self._failures[client] = times
+        self._failures.move_to_end(client)
+        while len(self._failures) > self.MAX_CLIENTS:
+            self._failures.popitem(last=False)
+
+
+def _host_name(host: str) -> str:
+    """The Host header without its port: ``127.0.0.1:8000`` -> ``127.0.0.1``, ``[::1]:80`` -> ``[::1]``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def _key_matches(headers: dict[bytes, bytes], expected: str) -> bool:
+    given: list[bytes] = []
+    auth = headers.get(b"authorization", b"")
+    scheme, _, credentials = auth.partition(b" ")
+    if scheme.lower() == b"bearer":
+        given.append(credentials.strip())
+    if b"x-api-key" in headers:
+        given.append(headers[b"x-api-key"])
+    return any(g and secrets.compare_digest(g, expected.encode()) for g in given)
+
+
+class _Gate:
+    """The outermost layer, before any body is read: the Host allow-list, the API key (so an unauthenticated
+    upload is refused unparsed), throttling of failed keys and UI logins per client address, and a limit on
+    pauses while a body arrives (slow clients get 408)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, throttle: AuthThrottle, body_timeout_s: float) -> None:
+        self.app = app
+        self.hosts = {h.strip().lower() for h in settings.allowed_hosts}
+        self.key = settings.api_key or None
+        self.throttle = throttle
+        self.body_timeout_s = body_timeout_s
+        self.login_paths = {UI_PATH + "/login", UI_PATH + "/login/"}
+
+    def _host_allowed(self, headers: dict[bytes, bytes]) -> bool:
+        if "*" in self.hosts:
+            return True
+        host = headers.get(b"host")
+        return host is not None and _host_name(host.decode("latin-1")) in self.hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        if not self._host_allowed(headers):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            host = headers.get(b"host", b"").decode("latin-1")[:100]
+            response = _error_response(400, f"host {host!r} is not allowed (settings.allowed_hosts)", "bad_host")
+            await response(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        path = str(scope.get("path", ""))
+        logging_in = scope["method"] == "POST" and path in self.login_paths
+        protected = path not in _OPEN_PATHS and path != UI_PATH and not path.startswith(UI_PATH + "/")
+        if self.key and (protected or logging_in):
+            retry = self.throttle.retry_after(client)
+            if retry is not None:
+                response = _error_response(
+                    429,
+                    f"too many failed authentications from {client}; try again in {retry} s",
+                    _HTTP_TYPES[429],
+                    headers={"Retry-After": str(retry)},
+                )
+                await response(scope, receive, send)
+                return
+            if protected and not _key_matches(headers, self.key):
+                self.throttle.fail(client)
+                response = _error_response(
+                    401,
+                    "a valid API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+                    _HTTP_TYPES[401],
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        if logging_in and self.key:
+            send = self._count_failed_login(send, client)
+        await self._with_body_timeout(scope, receive, send)
+
+    def _count_failed_login(self, send: Send, client: str) -> Send:
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (400, 401):
+                self.throttle.fail(client)
+            await send(message)
+
+        return counting
+
+    async def _with_body_timeout(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body_done = False  # after the body, receive() only waits for a disconnect: never time that out
+        timed_out = False
+        replaced = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, timed_out
+            if timed_out:
+                return {"type": "http.disconnect"}
+            if body_done:
+                return await receive()
+            with anyio.move_on_after(self.body_timeout_s) as waited:
+                message = await receive()
+            if waited.cancelled_caught:
+                timed_out = True
+                return {"type": "http.disconnect"}
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and timed_out:
+                replaced = True
+                limit = f"{self.body_timeout_s:g}"
+                response = _error_response(408, f"the request body stalled for over {limit} s", _HTTP_TYPES[408])
+                await response(scope, receive, send)
+            if not replaced:
+                await send(message)
+
+        await self.app(scope, timed_receive, guarded_send)
+
+
+def http_protocol(header_timeout_s: float = HEADER_TIMEOUT_S) -> type[H11Protocol]:
+    """Uvicorn's h11 protocol with a request-header timeout (uvicorn has none: a client may otherwise hold a
+    connection open forever by sending its headers slowly). A connection whose next request's headers are not
+    complete ``header_timeout_s`` after it opened (or after its last response) is closed."""
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+        _armed_cycle: object = None
+
+        def _arm_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+            self._armed_cycle = self.cycle
+            self._header_timer = self.loop.call_later(header_timeout_s, self._header_timeout)
+
+        def _header_timeout(self) -> None:
+            self._header_timer = None
+            # no request has started since the timer was armed, and none is being answered
+            idle = self.cycle is None or self.cycle.response_complete
+            if self.cycle is self._armed_cycle and idle and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm_header_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+            super().connection_lost(exc)
+
+    return HeaderTimeoutProtocol
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -228,12 +474,12 @@ def _errors(*extra: int) -> dict[int | str, dict[str, Any]]:
 # ---------------------------------------------------------------------- dependencies
 
 
-def get_service(request: Request) -> Assistant:
+async def get_service(request: Request) -> Assistant:
     service: Assistant = request.app.state.service
     return service
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -245,12 +491,13 @@ _bearer = HTTPBearer(auto_error=False, description="the API key (when one is con
 _key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key (when one is configured)")
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     key: Annotated[str | None, Depends(_key_header)],
 ) -> None:
-    """When ``settings.api_key`` is set, every API request must carry it."""
+    """When ``settings.api_key`` is set, every API request must carry it (checked first by ``_Gate``, before the
+    body is read; this dependency documents the schemes in the OpenAPI schema and checks again)."""
     expected = settings.api_key
     if not expected:
         return
@@ -266,15 +513,65 @@ def require_api_key(
 
 ApiKeyDep = Depends(require_api_key)
 
+T = TypeVar("T")
+
+
+class Pools:
+    """The thread capacity of reads and of writes, and the bounded wait for a write slot."""
+
+    def __init__(self, write_wait_s: float) -> None:
+        self.reads = anyio.CapacityLimiter(READ_THREADS)
+        self.write_threads = anyio.CapacityLimiter(WRITE_THREADS)
+        self.write_slots = anyio.CapacityLimiter(WRITE_THREADS)
+        self.write_wait_s = write_wait_s
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.reads)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        acquired = False
+        with anyio.move_on_after(self.write_wait_s):
+            await self.write_slots.acquire()
+            acquired = True
+        if not acquired:
+            raise WriteBusy(
+                f"other writes have been waiting for the index for over {self.write_wait_s:g} s; try again later",
+                retry_after=max(1.0, self.write_wait_s),
+            )
+        try:
+            return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.write_threads)
+        finally:
+            self.write_slots.release()
+
+
+async def get_pools(request: Request) -> Pools:
+    pools: Pools = request.app.state.pools
+    return pools
+
+
+PoolsDep = Annotated[Pools, Depends(get_pools)]
+
 
 # ---------------------------------------------------------------------- request and response models
+
+
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=_MAX_FILTER_CHARS)]
+TurnText = Annotated[str, StringConstraints(max_length=_MAX_TEXT_CHARS)]
 
 
 class AskFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    doc_ids: list[str] | None = Field(default=None, description="only these document ids")
-    sources: list[str] | None = Field(default=None, description="only these source paths (or path suffixes)")
+    doc_ids: list[FilterValue] | None = Field(
+        default=None,
+        max_length=_MAX_FILTER_IDS,
+        description="only these document ids (at most settings.max_filter_ids)",
+    )
+    sources: list[FilterValue] | None = Field(
+        default=None,
+        max_length=_MAX_FILTER_IDS,
+        description="only these sources (or source suffixes; at most settings.max_filter_ids)",
+    )
 
 
 class AskRequest(BaseModel):
@@ -284,11 +581,20 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(min_length=1, description="the question (at most settings.max_question_chars)")
-    top_k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve (default: settings.top_k)")
+    top_k: StrictInt | None = Field(
+        default=None, ge=1, le=50, description="passages to retrieve (default: settings.top_k)"
+    )
     filters: AskFilters | None = None
-    mode: str | None = Field(default=None, description="answer mode: extractive or generative (default: per settings)")
-    history: list[tuple[str, str]] = Field(default_factory=list, description="earlier [user, assistant] turns")
-    stream: bool = Field(False, description="send Server-Sent Events (token, citations, done) instead of JSON")
+    mode: Literal["extractive", "generative"] | None = Field(
+        default=None, description="answer mode (default: generative when an LLM is configured, else extractive)"
+    )
+    history: list[tuple[TurnText, TurnText]] = Field(
+        default_factory=list,
+        max_length=_MAX_HISTORY_TURNS,
+        description="earlier [user, assistant] turns (at most settings.max_history_turns turns and "
+        "settings.max_history_chars characters)",
+    )
+    stream: StrictBool = Field(False, description="send Server-Sent Events (token, citations, done) instead of JSON")
 
 
 class CitationsEvent(BaseModel):
@@ -326,6 +632,12 @@ class HealthResponse(BaseModel):
 
 
 # ---------------------------------------------------------------------- answering helpers
+
+
+def _sse_schema(*names: str) -> dict[str, Any]:
+    """The schema of one event's ``data`` (JSON) in a text/event-stream response: one of the named models."""
+    refs = [{"$ref": f"#/components/schemas/{name}"} for name in names]
+    return refs[0] if len(refs) == 1 else {"oneOf": refs}
 
 
 def _sse(data: Any, event: str | None = None) -> bytes:
@@ -399,35 +711,69 @@ def sources_text(answer: Answer) -> str:
 # ---------------------------------------------------------------------- routers
 
 
+def _event_stream(pools: Pools, chunks: Iterator[bytes]) -> StreamingResponse:
+    """Server-Sent Events whose pieces are computed in the read pool (never in the shared thread pool)."""
+
+    async def pulled() -> AsyncIterator[bytes]:
+        end = b""
+        try:
+            while chunk := await pools.read(next, chunks, end):
+                yield chunk
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    return StreamingResponse(pulled(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
 def _ask_router() -> APIRouter:
     router = APIRouter(tags=["answers"], dependencies=[ApiKeyDep], max_body_size=_JSON_BODY_LIMIT)
     streamed: dict[int | str, dict[str, Any]] = {
         200: {
             "description": "the Answer as JSON, or with `stream: true` Server-Sent Events: "
-            "`token` ({text}), then `citations` ({abstained, citations}), then `done` (the Answer)",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "`token` (TokenEvent), then `citations` (CitationsEvent), then `done` (the Answer); "
+            "a failure after the stream started is an `error` event (ErrorResponse)",
+            "content": {"text/event-stream": {"schema": _sse_schema("TokenEvent", "CitationsEvent", "Answer")}},
         }
     }
 
-    @router.post("/ask", response_model=Answer, responses={**_errors(409), **streamed})
-    def ask(req: AskRequest, service: ServiceDep) -> Response | Answer:
+    @router.post("/ask", response_model=Answer, responses={**_errors(409, 503), **streamed})
+    async def ask(req: AskRequest, service: ServiceDep, pools: PoolsDep) -> Response | Answer:
         """Answer a question with cited quotes, or abstain."""
-        pieces = _ask_pieces(service, req)
+        pieces = await pools.read(_ask_pieces, service, req)
         if req.stream:
-            return StreamingResponse(_answer_events(pieces), media_type="text/event-stream", headers=_SSE_HEADERS)
-        return _final(pieces)
+            return _event_stream(pools, _answer_events(pieces))
+        return await pools.read(_final, pieces)
 
     @router.post(
         "/ask/stream",
         response_class=StreamingResponse,
-        responses={**_errors(409), **streamed},
+        responses={**_errors(409, 503), **streamed},
     )
-    def ask_stream(req: AskRequest, service: ServiceDep) -> StreamingResponse:
+    async def ask_stream(req: AskRequest, service: ServiceDep, pools: PoolsDep) -> StreamingResponse:
         """Like POST /ask with `stream: true`: Server-Sent Events."""
-        pieces = _ask_pieces(service, req)
-        return StreamingResponse(_answer_events(pieces), media_type="text/event-stream", headers=_SSE_HEADERS)
+        pieces = await pools.read(_ask_pieces, service, req)
+        return _event_stream(pools, _answer_events(pieces))
 
     return router
+
+
+def _upload_all(service: Assistant, files: Sequence[UploadFile], max_mb: float) -> UploadResponse:
+    results: list[UploadResult] = []
+    failures: list[AssistantError] = []
+    for f in files:
+        name = f.filename or "upload"
+        try:
+            results.append(service.upload(name, f.file, max_mb=max_mb))
+        except (AssistantError, IngestError) as exc:
+            if not isinstance(exc, AssistantError):
+                exc = UploadFailed(f"{name!r}: {exc}")
+            failures.append(exc)
+            results.append(UploadResult(filename=name, status="error", error=str(exc)))
+    if failures and len(failures) == len(files):
+        raise failures[0]
+    return UploadResponse(results=results)
 
 
 def _documents_router(settings: Settings) -> APIRouter:
@@ -437,49 +783,39 @@ def _documents_router(settings: Settings) -> APIRouter:
     @router.post(
         "",
         response_model=UploadResponse,
-        responses=_errors(413, 415),
+        responses=_errors(413, 415, 503),
         max_body_size=upload_limit,
     )
-    def upload(
+    async def upload(
         files: Annotated[list[UploadFile], File(description="one or more .txt .md .html .htm .pdf .docx files")],
         service: ServiceDep,
         app_settings: SettingsDep,
+        pools: PoolsDep,
     ) -> UploadResponse:
         """Upload files, store them under the data directory and index them.
 
         The whole request may be at most ``max_upload_mb``. With several files, the
         ones that fail are reported per file; when every file fails, the first
-        failure is the response (413, 415 or 422).
+        failure is the response (413, 415 or 422; 503 with Retry-After while other
+        writes hold the index).
         """
-        results: list[UploadResult] = []
-        failures: list[AssistantError] = []
-        for f in files:
-            name = f.filename or "upload"
-            try:
-                results.append(service.upload(name, f.file, max_mb=app_settings.max_upload_mb))
-            except (AssistantError, IngestError) as exc:
-                if not isinstance(exc, AssistantError):
-                    exc = UploadFailed(f"{name!r}: {exc}")
-                failures.append(exc)
-                results.append(UploadResult(filename=name, status="error", error=str(exc)))
-        if failures and len(failures) == len(files):
-            raise failures[0]
-        return UploadResponse(results=results)
+        return await pools.write(_upload_all, service, files, app_settings.max_upload_mb)
 
     @router.get("", response_model=list[DocumentInfo])
-    def list_documents(service: ServiceDep) -> list[DocumentInfo]:
+    async def list_documents(service: ServiceDep, pools: PoolsDep) -> list[DocumentInfo]:
         """Every indexed document."""
-        return service.documents()
+        return await pools.read(service.documents)
 
     @router.get("/{doc_id}", response_model=DocumentInfo, responses=_errors(404))
-    def get_document(doc_id: str, service: ServiceDep) -> DocumentInfo:
+    async def get_document(doc_id: str, service: ServiceDep, pools: PoolsDep) -> DocumentInfo:
         """One document's metadata."""
-        return service.document(doc_id)
+        return await pools.read(service.document, doc_id)
 
-    @router.delete("/{doc_id}", response_model=DeleteResponse, responses=_errors(404))
-    def delete_document(doc_id: str, service: ServiceDep) -> DeleteResponse:
-        """Remove a document and its chunks from both indexes."""
-        service.delete(doc_id)
+    @router.delete("/{doc_id}", response_model=DeleteResponse, responses=_errors(404, 503))
+    async def delete_document(doc_id: str, service: ServiceDep, pools: PoolsDep) -> DeleteResponse:
+        """Remove a document and its chunks from both indexes (503 with Retry-After while other writes hold
+        the index)."""
+        await pools.write(service.delete, doc_id)
         return DeleteResponse(id=doc_id)
 
     return router
@@ -489,9 +825,9 @@ def _system_router() -> APIRouter:
     router = APIRouter(tags=["system"], dependencies=[ApiKeyDep])
 
     @router.get("/health", response_model=HealthResponse, responses=_errors())
-    def health(service: ServiceDep) -> HealthResponse:
+    async def health(service: ServiceDep, pools: PoolsDep) -> HealthResponse:
         """Index size, embedding model, version."""
-        return HealthResponse.model_validate(service.health())
+        return HealthResponse.model_validate(await pools.read(service.health))
 
     return router
 
@@ -524,9 +860,9 @@ class ChatCompletionRequest(BaseModel):
     )
 
     model: str = MODEL_ID
-    messages: list[ChatMessageIn] = Field(min_length=1)
-    stream: bool = False
-    top_k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve (extension)")
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=_MAX_MESSAGES)
+    stream: StrictBool = False
+    top_k: StrictInt | None = Field(default=None, ge=1, le=50, description="passages to retrieve (extension)")
 
 
 class ChatMessageOut(BaseModel):
@@ -636,8 +972,8 @@ def _chat_chunks(cid: str, created: int, model: str, pieces: Iterator[str | Answ
 
 _STREAMED_CHAT: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "a chat completion, or with `stream: true` chat.completion.chunk events ending in [DONE]",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "a chat completion, or with `stream: true` ChatCompletionChunk events ending in `data: [DONE]`",
+        "content": {"text/event-stream": {"schema": _sse_schema("ChatCompletionChunk")}},
     }
 }
 
@@ -648,19 +984,20 @@ def _openai_router() -> APIRouter:
     @router.post(
         "/chat/completions",
         response_model=ChatCompletion,
-        responses=_errors(409) | _STREAMED_CHAT,
+        responses=_errors(409, 503) | _STREAMED_CHAT,
     )
-    def chat_completions(req: ChatCompletionRequest, service: ServiceDep) -> Response | ChatCompletion:
+    async def chat_completions(
+        req: ChatCompletionRequest, service: ServiceDep, pools: PoolsDep
+    ) -> Response | ChatCompletion:
         """OpenAI-compatible chat completions over the same answering chain, with citations."""
         question, history = _conversation(req.messages)
-        pieces = _start_stream(service, question, top_k=req.top_k, history=history, mode=_mode_of(req.model))
+        start = partial(_start_stream, top_k=req.top_k, history=history, mode=_mode_of(req.model))
+        pieces = await pools.read(start, service, question)
         cid = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if req.stream:
-            return StreamingResponse(
-                _chat_chunks(cid, created, req.model, pieces), media_type="text/event-stream", headers=_SSE_HEADERS
-            )
-        answer = _final(pieces)
+            return _event_stream(pools, _chat_chunks(cid, created, req.model, pieces))
+        answer = await pools.read(_final, pieces)
         return ChatCompletion(
             id=cid,
             created=created,
@@ -671,7 +1008,7 @@ def _openai_router() -> APIRouter:
         )
 
     @router.get("/models", response_model=ModelList, responses=_errors())
-    def models(service: ServiceDep) -> ModelList:
+    async def models(service: ServiceDep) -> ModelList:
         """The default model plus one per answer mode (``cited-assistant/<mode>``)."""
         created = int(time.time())
         ids = [MODEL_ID] + [f"{MODEL_ID}/{m}" for m in service.modes()]
@@ -683,7 +1020,29 @@ def _openai_router() -> APIRouter:
 # ---------------------------------------------------------------------- app factory and server
 
 
-def create_app(service: Assistant, settings: Settings, *, ui: bool = True) -> FastAPI:
+def _openapi_with_events(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's schema plus the models of the Server-Sent Events' data (which no route returns as JSON)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        models = (TokenEvent, CitationsEvent, ChatCompletionChunk, Answer, ErrorResponse)
+        _, defs = models_json_schema(
+            [(m, "serialization") for m in models], ref_template="#/components/schemas/{model}"
+        )
+        for name, sub in defs.get("$defs", {}).items():
+            components.setdefault(name, sub)
+        app.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+def create_app(
+    service: Assistant, settings: Settings, *, ui: bool = True, body_timeout_s: float = BODY_TIMEOUT_S
+) -> FastAPI:
     """The API over ``service``, with the Gradio UI at ``/ui`` on the same service (models load once)."""
     app = FastAPI(
         title="Cited assistant",
@@ -692,6 +1051,9 @@ def create_app(service: Assistant, settings: Settings, *, ui: bool = True) -> Fa
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.pools = Pools(settings.write_wait_s)
+    throttle = AuthThrottle(settings.auth_failures_per_minute)
+    app.openapi = _openapi_with_events(app)  # type: ignore[method-assign]
     _install_error_handlers(app)
     app.add_middleware(_JsonTooLarge, upload_mb=settings.max_upload_mb)
     # Always installed: with no origins it answers no cross-origin request (and keeps Gradio's own CORS off).
@@ -731,6 +1093,8 @@ def create_app(service: Assistant, settings: Settings, *, ui: bool = True) -> Fa
             css=UI_CSS,
             head=UI_HEAD,
         )
+    # Outermost (added last): Host, API key and throttling before anything reads the body.
+    app.add_middleware(_Gate, settings=settings, throttle=throttle, body_timeout_s=body_timeout_s)
     return app
 
 
@@ -742,13 +1106,23 @@ def serve(settings: Settings) -> None:
     try:
         app = create_app(service, settings)
         log.info("serving on http://%s:%s (UI at %s/)", settings.host, settings.port, UI_PATH)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            timeout_graceful_shutdown=5,
+            http=http_protocol(HEADER_TIMEOUT_S),
+        )
     finally:
         service.close()
 
 
 __all__ = [
     "ApiKeyDep",
+    "AuthThrottle",
+    "Pools",
+    "http_protocol",
     "ServiceDep",
     "SettingsDep",
     "SUPPORTED_SUFFIXES",

@@ -8,6 +8,7 @@ and head scripts there, not on ``Blocks``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,18 +135,41 @@ def build_ui(service: Assistant) -> gr.Blocks:
     def refresh() -> tuple[Any, ...]:
         return _documents_table(service), gr.Dropdown(choices=_document_choices(service), value=None)
 
+    def received(path: str) -> Path | None:
+        """``path`` when Gradio itself stored it from an upload to this UI, else None (a client can name any path)."""
+        if path not in demo.upload_file_set:
+            return None
+        resolved = Path(path).resolve()
+        cache = Path(demo.GRADIO_CACHE).resolve()
+        return resolved if resolved.is_relative_to(cache) and resolved.is_file() else None
+
+    def forget(path: str) -> None:
+        """Delete Gradio's temporary copy of an upload once it has been handled (and its folder when empty)."""
+        demo.upload_file_set.discard(path)
+        copy = Path(path)
+        copy.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            copy.parent.rmdir()
+
     def upload(paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         if not paths:
             return ("Choose one or more files first.", *refresh(), gr.skip())
         lines: list[str] = []
         for path in progress.tqdm(paths, desc="Indexing", unit="file"):
             name = Path(path).name
+            copy = received(path)
+            if copy is None:
+                log.warning("UI upload refused a file it did not receive: %r", path)
+                lines.append(f"- ✗ **{name}**: not a file uploaded to this page; upload it again")
+                continue
             try:
-                with open(path, "rb") as stream:
-                    result = service.upload(name, stream)
+                with open(copy, "rb") as stream:
+                    result = service.upload(name, stream, max_mb=settings.max_upload_mb)
             except _USER_ERRORS as exc:
                 lines.append(f"- ✗ **{name}**: {exc}")
                 continue
+            finally:
+                forget(path)
             detail = f"{result.chunks} chunks, id `{result.id}`" if result.id else (result.error or "")
             lines.append(f"- ✓ **{name}**: {result.status} ({detail})")
         return ("\n".join(lines), *refresh(), None)
@@ -160,7 +184,10 @@ def build_ui(service: Assistant) -> gr.Blocks:
             return (f"✗ {exc}", *refresh())
         return (f"Deleted **{title}** (`{doc_id}`).", *refresh())
 
-    with gr.Blocks(title="Cited assistant", analytics_enabled=False, fill_width=True) as demo:
+    # Gradio deletes its temporary copies older than an hour, hourly and when the server stops.
+    with gr.Blocks(
+        title="Cited assistant", analytics_enabled=False, fill_width=True, delete_cache=(3600, 3600)
+    ) as demo:
         gr.Markdown(
             "### Cited assistant\nAnswers are quoted from your documents. "
             "Click a **[n]** marker to see the passage it quotes."
@@ -229,4 +256,7 @@ def build_ui(service: Assistant) -> gr.Blocks:
         refresh_btn.click(refresh, outputs=[table, doc_choice])
         delete_btn.click(delete, inputs=[doc_choice], outputs=[status, table, doc_choice])
         demo.load(refresh, outputs=[table, doc_choice])
+    # Turn Gradio's own check on: event inputs may only name files in its upload folder. Gradio sets this
+    # in launch(); mount_gradio_app leaves it off, and then a client could name any server path.
+    demo.has_launched = True
     return demo

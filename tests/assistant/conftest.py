@@ -21,6 +21,9 @@ from index.embeddings import Embedder
 from tests.conftest import DEMO_DIR, REPO
 from tests.loopback import free_port, wait_for_http
 
+# TestClient sends `Host: testserver`: the tests allow it explicitly (the default allows loopback names only).
+TEST_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
 SSEvent = tuple[str | None, Any]  # (event name or None, decoded JSON data or the raw "[DONE]")
 
 
@@ -85,7 +88,8 @@ def api_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
 @pytest.fixture(scope="session")
 def client(api_service: Assistant) -> Iterator[TestClient]:
     """The full app (API and UI) over ``api_service``, without an API key."""
-    with TestClient(create_app(api_service, api_service.settings)) as c:
+    settings = api_service.settings.model_copy(update={"allowed_hosts": TEST_HOSTS})
+    with TestClient(create_app(api_service, settings)) as c:
         yield c
 
 
@@ -96,7 +100,7 @@ def make_client(api_service: Assistant) -> Iterator[Callable[..., TestClient]]:
 
     def make(service: Assistant | None = None, **overrides: object) -> TestClient:
         svc = service or api_service
-        settings = svc.settings.model_copy(update=overrides)
+        settings = svc.settings.model_copy(update={"allowed_hosts": TEST_HOSTS, **overrides})
         c = TestClient(create_app(svc, settings, ui=False))
         opened.append(c)
         return c

@@ -56,7 +56,7 @@ def test_a_summary_in_generative_mode_is_written_from_the_named_documents_lead(g
 
 
 def test_api_streams_generative_answers_and_the_openai_endpoint_works(generative: Assistant) -> None:
-    client = TestClient(create_app(generative, generative.settings, ui=False))
+    client = TestClient(create_app(generative, generative.settings, ui=False), base_url="http://127.0.0.1")
     with client.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as response:
         assert response.status_code == 200
         events = [line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event: ")]
@@ -70,7 +70,7 @@ def test_api_streams_generative_answers_and_the_openai_endpoint_works(generative
 
 
 def test_server_stopped_mid_session_falls_back_to_extractive(generative: Assistant, llm_server: LLMServer) -> None:
-    client = TestClient(create_app(generative, generative.settings, ui=False))
+    client = TestClient(create_app(generative, generative.settings, ui=False), base_url="http://127.0.0.1")
     llm_server.stop()
     try:
         response = client.post("/ask", json={"question": QUESTION})
