@@ -12,6 +12,7 @@ import io
 import json
 import random
 import re
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,6 +250,51 @@ def test_bad_input(case: dict[str, Any], servers: dict[str, Target], root: Path)
     cleaned = snapshot(target)
     assert cleaned.documents == before.documents
     assert cleaned.uploads == before.uploads, f"{case['id']}: stored uploads {before.uploads} -> {cleaned.uploads}"
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One HTTP/1.1 response with a Content-Length, read from a socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(65536)
+        if not more:
+            return data
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    while length and len(body) < int(length.group(1)):
+        more = sock.recv(65536)
+        if not more:
+            break
+        body += more
+    return head + b"\r\n\r\n" + body
+
+
+@pytest.mark.parametrize(("server", "status"), [("auth", 401), ("open", 413)])
+def test_a_large_upload_is_refused_before_its_body_is_read(
+    servers: dict[str, Target], server: str, status: int
+) -> None:
+    """Item 5: an unauthenticated (or over-limit) 19 MB multipart upload is answered from its headers; the server
+    does not wait for, let alone parse, the body (sent here only in part)."""
+    target = servers[server]
+    port = int(target.served.url.rsplit(":", 1)[1])
+    boundary = "bad-inputs-boundary"
+    head = (
+        f"POST /documents HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {19 * 1024 * 1024}\r\n\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+    before = snapshot(target)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + b"lorem ipsum " * 5000)
+        try:
+            reply = read_response(sock)
+        except TimeoutError:
+            pytest.fail("the server waited for the rest of the body before answering")
+    assert reply.startswith(f"HTTP/1.1 {status} ".encode()), reply[:300]
+    assert b'"error"' in reply
+    assert snapshot(target) == before
 
 
 def test_sources_are_relative(servers: dict[str, Target], root: Path) -> None:
