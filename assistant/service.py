@@ -125,6 +125,7 @@ class Assistant:
         self._write_lock = threading.RLock()
         self._answerers: dict[str, Answerer] = {}
         self._names: DocumentNames | None = None  # built on the first question that may name a document
+        self._sources: dict[str, str] | None = None  # document id -> shown source, kept until the next write
         self._recover()
         self._adopt_uploads()
         sweep_uploads(upload_dir(settings), self.catalog.stored_names())
@@ -216,7 +217,7 @@ class Assistant:
         self._check_bounds(doc_ids=doc_ids, sources=sources)
         self._require_documents()
         allowed = self._allowed_ids(doc_ids, sources)
-        return self.retriever.retrieve(query, top_k or self.settings.top_k, doc_ids=allowed)
+        return self._shown(self.retriever.retrieve(query, top_k or self.settings.top_k, doc_ids=allowed))
 
     def _passages(
         self,
@@ -242,7 +243,7 @@ class Assistant:
         if allowed is None and scope.doc_ids:
             allowed = set(scope.doc_ids)
         if scope.focus is None:
-            return self.retriever.retrieve(question, k, doc_ids=allowed), scope
+            return self._shown(self.retriever.retrieve(question, k, doc_ids=allowed)), scope
         if allowed is not None:
             docs = [d.id for d in self.documents() if d.id in allowed][:_MAX_WHOLE_DOCUMENTS]
         else:
@@ -266,7 +267,7 @@ class Assistant:
                 rest = [p for p in near if p.chunk.id != chunks[0].id]
                 picked = [Passage(chunk=chunks[0], score=1.0), *rest[: per_doc - 1]]
             passages.extend(p.model_copy(update={"meta": {**p.meta, "focus": scope.focus.value}}) for p in picked)
-        return passages, scope
+        return self._shown(passages), scope
 
     # ------------------------------------------------------------------ documents
 
@@ -359,7 +360,7 @@ class Assistant:
 
     def chunks(self, doc_id: str) -> list[Chunk]:
         """The indexed chunks of a document in reading order (empty for an unknown id)."""
-        return self.vector.chunks(doc_id)
+        return [self._shown_chunk(c) for c in self.vector.chunks(doc_id)]
 
     def delete(self, doc_id: str) -> None:
         """Remove a document, its chunks from both indexes, and its stored upload file (unless another document
@@ -500,6 +501,22 @@ class Assistant:
             names = self._names = DocumentNames(self.documents())
         return names
 
+    def _shown(self, passages: list[Passage]) -> list[Passage]:
+        return [
+            p if (c := self._shown_chunk(p.chunk)) is p.chunk else p.model_copy(update={"chunk": c}) for p in passages
+        ]
+
+    def _shown_chunk(self, chunk: Chunk) -> Chunk:
+        """``chunk`` naming its document's source as the catalog shows it (chunks indexed before relative sources
+        carry the absolute path they were read from)."""
+        sources = self._sources
+        if sources is None:
+            sources = self._sources = {e.id: e.source for e in self.catalog.entries()}
+        source = sources.get(chunk.doc_id)
+        if source is None or chunk.meta.get("source", source) == source:
+            return chunk
+        return chunk.model_copy(update={"meta": {**chunk.meta, "source": source}})
+
     def _info(self, entry: CatalogEntry) -> DocumentInfo:
         return DocumentInfo(
             id=entry.id,
@@ -569,6 +586,7 @@ class Assistant:
             self.embedder.count_tokens,
             max_tokens=self._chunk_budget(),
             overlap=self.settings.chunk_overlap,
+            max_chunks=self.settings.max_chunks_per_document,
         )
 
     def _ingest_file(self, path: Path, origin: str, shown: str, *, progress: bool = False) -> tuple[str, str]:
@@ -753,6 +771,7 @@ class Assistant:
         (deleting is finished on open).
         """
         self._names = None
+        self._sources = None
         self.lexical.commit()
         with self.catalog.transaction():
             for entry in self.catalog.unfinished():
@@ -764,6 +783,7 @@ class Assistant:
                 elif entry.state == "ready":  # cut again
                     self.catalog.set_replaces(entry.id, "")
         self._finish_deletes()
+        self._names = self._sources = None  # and again: a question may have read the library meanwhile
 
     def _finish_deletes(self) -> None:
         gone = self.catalog.entries(state="deleting")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from index.errors import IndexInUse
 from index.lock import DirectoryLock
 from index.vector import VectorIndex
 from ingest.chunking import split_sentences
+from ingest.loaders import read_document
 from tests.chroma_server import ChromaServer
 from tests.conftest import DEMO_DIR, assert_verbatim_citations
 from tests.index.helpers import make_chunks
@@ -444,3 +446,114 @@ def test_a_collection_filled_by_no_known_index_is_refused(
     catalog.close()
     svc = make_assistant(tmp_path / "old", chroma_url=chroma_server.url, collection=collection)
     assert svc.vector.owner() == svc.catalog.setting("index_id")
+
+
+# ---------------------------------------------------------------------- sources, identity, bounds (issue #14)
+
+
+def test_sources_are_relative_to_what_was_ingested(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    """Responses name a file by its path under the directory ingested (a file given alone: its name), never by an
+    absolute server path; the absolute path stays the identity for incremental ingest and prune."""
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    shutil.copy(DEMO_DIR / "cgtn-us-chip-guidance-huawei.txt", corpus / "sub" / "cgtn.txt")
+    single = tmp_path / "elsewhere" / "tlg.txt"
+    single.parent.mkdir()
+    shutil.copy(DEMO_DIR / "tlg-us-refocuses-ai-chip-restrictions.txt", single)
+    svc = make_assistant()
+    with pytest.raises(EmptyIndex) as empty:
+        svc.ask("What replaced the Diffusion Rule?")
+    assert str(tmp_path) not in str(empty.value)  # the data directory is the server's business
+    svc.ingest([corpus, single])
+    assert {d.source for d in svc.documents()} == {"sub/cgtn.txt", "tlg.txt"}
+    answer = svc.ask("What replaced the Diffusion Rule?")
+    assert answer.citations and {c.source for c in answer.citations} <= {"sub/cgtn.txt", "tlg.txt"}
+    assert all(not p.chunk.meta["source"].startswith("/") for p in answer.passages)
+    assert all(svc.document_text(d.id).source == d.source for d in svc.documents())
+    # filters by the shown source, or by a suffix of the path
+    cgtn = next(d.id for d in svc.documents() if d.source == "sub/cgtn.txt")
+    for wanted in ("sub/cgtn.txt", "cgtn.txt", str((corpus / "sub" / "cgtn.txt").resolve())):
+        assert {p.chunk.doc_id for p in svc.retrieve("Diffusion Rule", sources=[wanted])} == {cgtn}
+    # the same files through another root are the same documents (identity is the absolute path)
+    again = svc.ingest([tmp_path])
+    assert len(again.unchanged) == 2 and not again.added
+    (corpus / "sub" / "cgtn.txt").unlink()
+    assert svc.ingest([corpus], prune=True).removed == (str((corpus / "sub" / "cgtn.txt").resolve()),)
+    assert {d.source for d in svc.documents()} == {"tlg.txt"}
+
+
+_OLD_SCHEMA = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+    pages TEXT NOT NULL DEFAULT '[]', meta TEXT NOT NULL DEFAULT '{}', chunks INTEGER NOT NULL DEFAULT 0,
+    fingerprint TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'pending', ingested_at TEXT NOT NULL
+);
+"""
+
+
+def test_an_index_from_before_origins_is_migrated(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    """Catalogs written before origins had absolute sources (and uploads stored as uploads/<safe name>): on open the
+    absolute path becomes the origin, responses show the file name, and old uploads are uploads again."""
+    data_dir = tmp_path / "index"
+    folder = data_dir / "uploads"
+    folder.mkdir(parents=True)
+    tlg = DEMO_DIR / "tlg-us-refocuses-ai-chip-restrictions.txt"
+    old_upload = folder / "cgtn_notes.txt"
+    shutil.copy(DEMO_DIR / "cgtn-us-chip-guidance-huawei.txt", old_upload)
+    svc = make_assistant(data_dir)
+    svc.ingest_documents([read_document(tlg, source=str(tlg)), read_document(old_upload, source=str(old_upload))])
+    svc.close()
+    db = sqlite3.connect(data_dir / "catalog.sqlite")
+    db.executescript(
+        "ALTER TABLE documents RENAME TO newer;" + _OLD_SCHEMA + "INSERT INTO documents SELECT id, source, title, text,"
+        " pages, meta, chunks, fingerprint, state, ingested_at FROM newer; DROP TABLE newer;"
+    )
+    db.close()
+
+    reopened = make_assistant(data_dir)
+    assert {d.source for d in reopened.documents()} == {tlg.name, "cgtn_notes.txt"}
+    entries = {e.source: e for e in reopened.catalog.entries()}
+    assert entries[tlg.name].origin == str(tlg) and not entries[tlg.name].stored
+    assert (entries["cgtn_notes.txt"].origin, entries["cgtn_notes.txt"].stored) == (
+        "upload:cgtn_notes.txt",
+        "cgtn_notes.txt",
+    )
+    answer = reopened.ask("What replaced the Diffusion Rule?")  # chunks written with absolute paths: shown relative
+    assert answer.citations and all(c.source in {tlg.name, "cgtn_notes.txt"} for c in answer.citations)
+    assert all(p.chunk.meta["source"] in {tlg.name, "cgtn_notes.txt"} for p in answer.passages)
+    report = reopened.ingest([tlg])  # the file is known by its origin: cut again (no fingerprint), not duplicated
+    assert not report.added and report.replaced == (str(tlg),)
+    assert {d.source for d in reopened.documents()} == {tlg.name, "cgtn_notes.txt"}
+    reopened.delete(entries["cgtn_notes.txt"].id)
+    assert not old_upload.exists()  # an old upload's file goes with it too
+
+
+def test_history_and_filters_are_bounded(make_assistant: MakeAssistant, demo_assistant: Assistant) -> None:
+    """Over a limit of the settings: a one-line InvalidQuestion naming it, before any work (the same for the CLI,
+    the API and the UI); no SQLite 'too many variables' from tens of thousands of ids."""
+    q = "What replaced the Diffusion Rule?"
+    limits = demo_assistant.settings
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"history": [("a", "b")] * (limits.max_history_turns + 1)}, f"the limit is {limits.max_history_turns}"),
+        ({"history": [("x" * limits.max_history_chars, "y")]}, f"the limit is {limits.max_history_chars}"),
+        (
+            {"doc_ids": [f"id{i}" for i in range(40_000)]},
+            f"filters.doc_ids has 40000 entries; the limit is {limits.max_filter_ids}",
+        ),
+        ({"sources": [f"f{i}.txt" for i in range(limits.max_filter_ids + 1)]}, "filters.sources has"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(InvalidQuestion, match=re.escape(message)) as caught:
+            demo_assistant.ask(q, **kwargs)  # type: ignore[arg-type]
+        assert "\n" not in str(caught.value)
+    with pytest.raises(InvalidQuestion, match="filters.doc_ids"):
+        demo_assistant.retrieve(q, doc_ids=[f"id{i}" for i in range(40_000)])
+    with pytest.raises(InvalidQuestion, match="filters.doc_ids"):  # before the empty index is noticed
+        make_assistant().ask(q, doc_ids=[f"id{i}" for i in range(40_000)])
+    # at the limits it answers
+    ids = [d.id for d in demo_assistant.documents()]
+    ok = demo_assistant.ask(q, doc_ids=ids + [f"id{i}" for i in range(limits.max_filter_ids - len(ids))])
+    assert not ok.abstained
+    small = make_assistant(max_history_turns=1, max_filter_ids=2)
+    with pytest.raises(InvalidQuestion, match="the limit is 1"):
+        small.ask(q, history=[("a", "b"), ("c", "d")])
