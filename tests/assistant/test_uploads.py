@@ -13,6 +13,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -27,9 +28,18 @@ MakeAssistant = Callable[..., Assistant]
 CGTN = DEMO_DIR / "cgtn-us-chip-guidance-huawei.txt"
 
 
-def _upload(svc: Assistant, name: str, text: str | bytes, **kwargs: object) -> UploadResult:
+class Uploaded(NamedTuple):
+    filename: str
+    status: str
+    id: str
+    saved_as: str
+
+
+def _upload(svc: Assistant, name: str, text: str | bytes, **kwargs: object) -> Uploaded:
     data = text.encode("utf-8") if isinstance(text, str) else text
-    return svc.upload(name, io.BytesIO(data), **kwargs)  # type: ignore[arg-type]
+    result: UploadResult = svc.upload(name, io.BytesIO(data), **kwargs)  # type: ignore[arg-type]
+    assert result.id is not None and result.saved_as is not None and result.error is None
+    return Uploaded(result.filename, result.status, result.id, result.saved_as)
 
 
 def _stored(svc: Assistant) -> dict[str, bytes]:
@@ -62,8 +72,8 @@ def test_names_that_look_alike_are_different_documents(make_assistant: MakeAssis
     assert len(stored) == len(names) and all(is_stored_name(n) for n in stored)
     assert {r.saved_as for r in results} == {f"uploads/{n}" for n in stored}
     chinese = results[-1].saved_as
-    assert chinese is not None and chinese.endswith("-upload.txt")  # the extension is kept
-    assert results[2].saved_as is not None and results[2].saved_as.endswith("-resume.txt")
+    assert chinese.endswith("-upload.txt")  # the extension is kept
+    assert results[2].saved_as.endswith("-resume.txt")
     for r, name in zip(results, names, strict=True):
         assert svc.document_text(r.id).source == name
         assert f"subject {names.index(name)}" in svc.document_text(r.id).text
@@ -85,7 +95,7 @@ def test_the_same_name_again_replaces_its_document(make_assistant: MakeAssistant
     assert "chimney" in svc.document_text(second.id).text
     with pytest.raises(DocumentNotFound):
         svc.document(first.id)
-    assert set(_stored(svc)) == {Path(str(second.saved_as)).name, Path(str(again.saved_as)).name}
+    assert set(_stored(svc)) == {Path(second.saved_as).name, Path(again.saved_as).name}
     _consistent(svc)
 
 
@@ -145,15 +155,15 @@ def test_delete_removes_the_stored_upload_unless_shared(make_assistant: MakeAssi
     kept = _upload(svc, "kept.txt", _note("the pier"))
     gone = _upload(svc, "gone.txt", _note("the pump"))
     svc.delete(gone.id)
-    assert set(_stored(svc)) == {Path(str(kept.saved_as)).name}
+    assert set(_stored(svc)) == {Path(kept.saved_as).name}
     # the same bytes under two names that store alike share one file: it goes with the last of them
     one = _upload(svc, "a b.txt", _note("the weir"))
     two = _upload(svc, "a_b.txt", _note("the weir"))
     assert one.saved_as == two.saved_as and one.id != two.id
     svc.delete(one.id)
-    assert Path(str(two.saved_as)).name in _stored(svc)
+    assert Path(two.saved_as).name in _stored(svc)
     svc.delete(two.id)
-    assert set(_stored(svc)) == {Path(str(kept.saved_as)).name}
+    assert set(_stored(svc)) == {Path(kept.saved_as).name}
     _consistent(svc)
 
 
@@ -164,7 +174,7 @@ def test_ingesting_the_upload_folder_brings_back_nothing_deleted(tmp_path: Path,
     svc = make_assistant(data_dir)
     kept = _upload(svc, "kept.txt", _note("the canal") * 6)
     gone = _upload(svc, "gone.txt", _note("the lighthouse"))
-    stale = Path(str(gone.saved_as)).name
+    stale = Path(gone.saved_as).name
     stale_bytes = _stored(svc)[stale]
     svc.delete(gone.id)
     folder = data_dir / "uploads"
