@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = ["clean_pages", "clean_text", "normalize_whitespace"]
 
@@ -135,10 +135,15 @@ _FOOTER_LABELS = frozenset(
      "terms and conditions", "sitemap", "site map", "careers", "advertise with us", "connect with us"}
 )  # fmt: skip
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^[-–—]\s*\d{1,4}\s*[-–—]$", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
 _TERMINAL = re.compile(r"[.!?:…。！？][\"'”’)\]]*$")
 
 _SHORT_WORDS = 8
 _SHORT_CHARS = 80
+# The rules for short lines (captions, credits, bylines, logos, copyright, breadcrumbs, policy headings) count
+# words; a line of few words can still be megabytes long, and some of those patterns rescan the rest of the line
+# from every match start. Longer lines are never such furniture, and skipping them keeps cleaning linear.
+_RULE_CHARS = 1000
 _TAIL_SHARE = 0.3  # the footer zone is at most this share of the document's characters
 
 
@@ -159,7 +164,7 @@ def _is_consent(line: str) -> bool:
         return True
     if _CONSENT_NO_COOKIE.search(line) and re.search(r"\bconsent\b", line, re.IGNORECASE):
         return True
-    return n <= 10 and not _TERMINAL.search(line) and bool(_POLICY_HEADING.search(line))
+    return n <= 10 and len(line) <= _RULE_CHARS and not _TERMINAL.search(line) and bool(_POLICY_HEADING.search(line))
 
 
 def _is_breadcrumb(line: str) -> bool:
@@ -177,6 +182,8 @@ def _is_furniture(line: str) -> bool:
         return True
     if _is_consent(line):
         return True
+    if len(line) > _RULE_CHARS:
+        return False
     n = _words(line)
     if n <= 30 and _COPYRIGHT.search(line):
         return True
@@ -189,6 +196,8 @@ def _is_furniture(line: str) -> bool:
 
 def _is_footer_marker(line: str) -> bool:
     """Lines after which a page's remaining text is site boilerplate (when near the end)."""
+    if len(line) > _RULE_CHARS:
+        return False
     n = _words(line)
     return bool(
         (n <= 6 and _LOGO.match(line))
@@ -266,7 +275,11 @@ def _assemble(lines: Sequence[str]) -> str:
     return "\n\n".join(paragraphs)
 
 
-def clean_text(text: str) -> str:
+def _no_check() -> None:
+    return None
+
+
+def clean_text(text: str, *, check: Callable[[], None] | None = None) -> str:
     """Drop page furniture from plain (or HTML-extracted) text and normalise its whitespace.
 
     Whitespace runs inside a line become one space, lines are stripped, and
@@ -277,8 +290,14 @@ def clean_text(text: str) -> str:
     in the document, "X logo" lines, copyright lines, and the site boilerplate
     (site name, links, about-blurb) that follows a footer logo/copyright/
     "Welcome to ..." line near the end; real sentences there are kept.
+    ``check`` is called between the cleaning steps (a deadline check may raise from it).
     """
-    return _assemble(_filter(normalize_whitespace(text), repeated=True, footer=True))
+    tick = check or _no_check
+    lines = normalize_whitespace(text)
+    tick()
+    lines = _filter(lines, repeated=True, footer=True)
+    tick()
+    return _assemble(lines)
 
 
 # ---------------------------------------------------------------- PDF pages
@@ -292,63 +311,104 @@ def _drop_page_numbers(lines: list[str]) -> list[str]:
     return lines
 
 
+def _page_key(line: str) -> str:
+    """How running headers/footers are compared across pages: the line's key with digits normalised."""
+    return _DIGITS.sub("#", _key(line))
+
+
+def _zone(lines: list[str]) -> list[int]:
+    """Indices of the lines where running headers and footers sit: the first and last two with text."""
+    content = [i for i, line in enumerate(lines) if line]
+    return sorted(set(content[:2] + content[-2:]))
+
+
 def _running_lines(pages: list[list[str]]) -> set[str]:
-    """Keys of header/footer lines repeated at the top or bottom of several pages."""
+    """Keys of header/footer lines repeated at the top or bottom of several pages.
+
+    A key that also fills the body of the pages it sits on (table rows, list items that differ only in their
+    numbers) is content, not a running header.
+    """
     if len(pages) < 2:
         return set()
     seen: Counter[str] = Counter()
+    in_body: Counter[str] = Counter()
     for lines in pages:
-        content = [line for line in lines if line]
-        zone = {re.sub(r"\d+", "#", _key(line)) for line in content[:2] + content[-2:] if _words(line) <= 15}
-        seen.update(k for k in zone if k)
-    return {k for k, c in seen.items() if c >= 2 and c >= 0.3 * len(pages)}
+        zone = _zone(lines)
+        keys = {_page_key(lines[i]) for i in zone if _words(lines[i]) <= 15}
+        keys.discard("")
+        seen.update(keys)
+        if keys:
+            body = {_page_key(line) for i, line in enumerate(lines) if line and i not in zone}
+            in_body.update(keys & body)
+    return {k for k, c in seen.items() if c >= 2 and c >= 0.3 * len(pages) and in_body[k] <= 0.2 * c}
+
+
+def _drop_running(lines: list[str], running: set[str]) -> list[str]:
+    """Blank the running header/footer lines at the top and bottom of a page; never all of a page's text."""
+    dropped = [i for i in _zone(lines) if _page_key(lines[i]) in running]
+    if not dropped or len(dropped) == sum(1 for line in lines if line):
+        return lines
+    out = list(lines)
+    for i in dropped:
+        out[i] = ""
+    return out
 
 
 def _reflow(lines: list[str], width: float) -> list[str]:
     """Join hard-wrapped lines into paragraphs; short lines end a paragraph or are headings."""
     out: list[str] = []
-    current = ""
+    parts: list[str] = []  # the current paragraph's lines and separators (joined once: linear in the page)
     last = ""  # the previous physical line
     for line in lines:
         if not line:
-            if current:
-                out.extend([current, ""])
-                current = ""
+            if parts:
+                out.extend(["".join(parts), ""])
+                parts = []
             continue
-        if not current:
-            current = last = line
+        if not parts:
+            parts = [line]
+            last = line
             continue
         full = len(last) >= 0.75 * width
         if full and last.endswith("-") and len(last) > 1 and last[-2].isalpha() and line[:1].islower():
-            current = current[:-1] + line  # de-hyphenate "in-\ntegrity"
+            parts[-1] = parts[-1][:-1]  # de-hyphenate "in-\ntegrity"
+            parts.append(line)
         elif full:
-            current = f"{current} {line}"
+            parts.extend([" ", line])
         elif _TERMINAL.search(last):
-            out.extend([current, ""])
-            current = line
+            out.extend(["".join(parts), ""])
+            parts = [line]
         else:
-            current = f"{current}\n{line}"
+            parts.extend(["\n", line])
         last = line
-    if current:
-        out.append(current)
+    if parts:
+        out.append("".join(parts))
     return "\n".join(out).split("\n")
 
 
-def clean_pages(pages: Sequence[str]) -> list[str]:
+def clean_pages(pages: Sequence[str], *, check: Callable[[], None] | None = None) -> list[str]:
     """Clean the text of each page of a paginated document (one string per input page).
 
     Besides the line rules of ``clean_text`` (without the repeated-line and
     footer-zone rules, which misfire on pages), page numbers and running
-    headers/footers repeated across pages are removed and hard-wrapped lines
-    are joined into paragraphs (de-hyphenating words split at a line end).
+    headers/footers (lines at the top or bottom of many pages that differ at most
+    in their digits, and do not also fill the pages' bodies) are removed, and
+    hard-wrapped lines are joined into paragraphs (de-hyphenating words split at
+    a line end). A page with text never loses all of it to the running-line rule.
+    ``check`` is called between pages (a deadline check may raise from it).
     """
-    split = [_drop_page_numbers(normalize_whitespace(page)) for page in pages]
+    tick = check or _no_check
+    split: list[list[str]] = []
+    for page in pages:
+        split.append(_drop_page_numbers(normalize_whitespace(page)))
+        tick()
     running = _running_lines(split)
     lengths = sorted(len(line) for lines in split for line in lines if line)
     width = float(lengths[int(0.9 * (len(lengths) - 1))]) if lengths else 0.0
     cleaned: list[str] = []
     for lines in split:
         if running:
-            lines = ["" if re.sub(r"\d+", "#", _key(line)) in running else line for line in lines]
+            lines = _drop_running(lines, running)
         cleaned.append(_assemble(_filter(_reflow(lines, width), repeated=False, footer=False)))
+        tick()
     return cleaned

@@ -15,13 +15,22 @@ import io
 import logging
 import os
 import re
+import time
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from assistant.types import Document, Page
 from ingest.cleaning import clean_pages, clean_text
-from ingest.errors import IngestError, UnreadableFile, UnsupportedFileType
+from ingest.errors import (
+    DocumentTooLarge,
+    IngestError,
+    MislabelledFile,
+    ParseTimeout,
+    UnreadableFile,
+    UnsupportedFileType,
+)
 
 __all__ = ["SUPPORTED_SUFFIXES", "discover", "document_id", "read_document", "title_from_text"]
 
@@ -162,13 +171,123 @@ def _looks_binary(data: bytes) -> bool:
     return b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
 
 
+class _Limits:
+    """The caps of one read: extracted characters and a deadline for reading and cleaning."""
+
+    def __init__(self, source: str, max_chars: int | None, timeout_s: float | None) -> None:
+        self.source = source
+        self.max_chars = max_chars
+        self.timeout_s = timeout_s
+        self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self.chars = 0
+
+    def check(self) -> None:
+        """Raise ``ParseTimeout`` once the deadline has passed (called between pages, blocks and steps)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ParseTimeout(
+                f"{self.source}: reading and cleaning the file took longer than {self.timeout_s:g} s"
+                " (setting ASSISTANT_PARSE_TIMEOUT_S)"
+            )
+
+    def add(self, chars: int, *, so_far: bool = True) -> None:
+        """Count ``chars`` more extracted characters; raise ``DocumentTooLarge`` once over the cap."""
+        self.chars += chars
+        if self.max_chars is not None and self.chars > self.max_chars:
+            found = f"at least {self.chars:,}" if so_far else f"{self.chars:,}"
+            raise DocumentTooLarge(
+                f"{self.source}: the file holds {found} characters of text, over the cap of {self.max_chars:,}"
+                " (setting ASSISTANT_MAX_DOCUMENT_CHARS)"
+            )
+        self.check()
+
+
+# ---------------------------------------------------------------- content sniffing
+
+# Leading bytes of binary formats that are never text, and what to call them.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "a PDF"),
+    (b"PK\x03\x04", "a ZIP archive (DOCX, XLSX, ...)"),
+    (b"PK\x05\x06", "an empty ZIP archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office file (.doc, .xls, .ppt)"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+    (b"\x7fELF", "an ELF executable"),
+    (b"MZ\x90\x00", "a Windows executable"),
+    (b"\xca\xfe\xba\xbe", "a Java class or Mach-O file"),
+    (b"\xcf\xfa\xed\xfe", "a Mach-O executable"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x00asm", "a WebAssembly module"),
+    (b"OggS", "an Ogg media file"),
+    (b"fLaC", "a FLAC audio file"),
+    (b"ID3", "an MP3 audio file"),
+    (b"wOFF", "a WOFF font"),
+    (b"wOF2", "a WOFF2 font"),
+)
+# Control characters (not tab, line feed, vertical tab, form feed, carriage return), C1 controls and U+FFFD:
+# what binary bytes become when decoded as text. Genuine text (cp1252 and Latin-1 included) has next to none.
+_CONTROL_CHARS = dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, *range(0x80, 0xA0), 0xFFFD])
+_MAX_CONTROL_SHARE = 0.05
+
+
+def _magic(data: bytes) -> str | None:
+    """What the leading bytes say the content is, for known binary formats."""
+    for prefix, what in _MAGIC:
+        if data.startswith(prefix):
+            return what
+    if data[:4] == b"RIFF" and len(data) >= 12:
+        return "a RIFF media file (WAV, AVI, WebP)"
+    if data[4:8] == b"ftyp":
+        return "an MP4/QuickTime media file"
+    return None
+
+
+def _mislabelled(source: str, suffix: str, what: str) -> MislabelledFile:
+    return MislabelledFile(f"{source}: the name says {_KINDS[suffix]} ({suffix}) but the content looks like {what}")
+
+
+def _text_of(data: bytes, source: str, suffix: str) -> str:
+    """The decoded text of a file named as text, Markdown or HTML; ``MislabelledFile`` if it is not text."""
+    what = _magic(data)
+    if what is not None:
+        raise _mislabelled(source, suffix, what)
+    if _looks_binary(data):
+        raise _mislabelled(source, suffix, "binary data (it contains NUL bytes)")
+    text = _decode(data)
+    controls = len(text) - len(text.translate(_CONTROL_CHARS))
+    if controls > _MAX_CONTROL_SHARE * len(text):
+        share = 100 * controls / len(text)
+        raise _mislabelled(source, suffix, f"binary data ({share:.0f}% control or undecodable characters)")
+    return text
+
+
+def _content_kind(data: bytes) -> str:
+    """A short description of content that is not what its name says (for messages)."""
+    what = _magic(data)
+    if what is not None:
+        return what
+    if _looks_binary(data):
+        return "binary data"
+    text = _decode(data[:65536])
+    controls = len(text) - len(text.translate(_CONTROL_CHARS))
+    return "binary data" if controls > _MAX_CONTROL_SHARE * max(len(text), 1) else "text"
+
+
 # ---------------------------------------------------------------- text and Markdown
 
 
-def _load_text(data: bytes, source: str) -> _Loaded:
-    if _looks_binary(data):
-        raise UnreadableFile(f"{source}: looks like a binary file, not text")
-    text = clean_text(_decode(data))
+def _load_text(data: bytes, source: str, limits: _Limits) -> _Loaded:
+    decoded = _text_of(data, source, ".txt")
+    limits.add(len(decoded), so_far=False)
+    text = clean_text(decoded, check=limits.check)
     return _Loaded(text, None)
 
 
@@ -213,11 +332,12 @@ def _markdown_to_text(markdown: str) -> tuple[str, str | None]:
     return markdown, title
 
 
-def _load_markdown(data: bytes, source: str) -> _Loaded:
-    if _looks_binary(data):
-        raise UnreadableFile(f"{source}: looks like a binary file, not text")
-    markdown, title = _markdown_to_text(_decode(data))
-    return _Loaded(clean_text(markdown), title)
+def _load_markdown(data: bytes, source: str, limits: _Limits) -> _Loaded:
+    decoded = _text_of(data, source, ".md")
+    limits.add(len(decoded), so_far=False)
+    markdown, title = _markdown_to_text(decoded)
+    limits.check()
+    return _Loaded(clean_text(markdown, check=limits.check), title)
 
 
 # ---------------------------------------------------------------- HTML
@@ -295,15 +415,18 @@ def _html_title(tree: Any) -> str | None:
     return str(found[0]) if found else None
 
 
-def _load_html(data: bytes, source: str) -> _Loaded:
+def _load_html(data: bytes, source: str, limits: _Limits) -> _Loaded:
     import trafilatura
     from lxml import etree
 
+    _text_of(data, source, ".html")  # refuse binary and mislabelled content before parsing it
     tree = trafilatura.load_html(data)
     if tree is None:
         raise UnreadableFile(f"{source}: cannot parse the file as HTML")
+    limits.check()
     title = _html_title(tree)
     _strip_furniture(tree)
+    limits.check()
     xml = trafilatura.extract(
         copy.deepcopy(tree), output_format="xml", include_comments=False, include_tables=True, include_images=False
     )
@@ -315,8 +438,10 @@ def _load_html(data: bytes, source: str) -> _Loaded:
     text = "\n\n".join(b for b in blocks if b.strip())
     if not text.strip():
         log.debug("trafilatura found no main content in %s; using the plain block fallback", source)
+        limits.check()
         text = _plain_blocks(tree)
-    return _Loaded(clean_text(text), title)
+    limits.add(len(text), so_far=False)
+    return _Loaded(clean_text(text, check=limits.check), title)
 
 
 # ---------------------------------------------------------------- PDF
@@ -327,9 +452,11 @@ _JUNK_PDF_TITLE = re.compile(
 )
 
 
-def _load_pdf(data: bytes, source: str) -> _Loaded:
+def _load_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
     from pypdf import PasswordType, PdfReader
 
+    if b"%PDF-" not in data[:1024]:
+        raise _mislabelled(source, ".pdf", _content_kind(data))
     reader = PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted:
         try:
@@ -338,10 +465,18 @@ def _load_pdf(data: bytes, source: str) -> _Loaded:
             raise UnreadableFile(f"{source}: the PDF is encrypted and cannot be opened ({_one_line(exc)})") from exc
         if decrypted == PasswordType.NOT_DECRYPTED:
             raise UnreadableFile(f"{source}: the PDF is encrypted (password-protected); decrypt it first")
-    raw = [page.extract_text() or "" for page in reader.pages]
+    raw: list[str] = []
+    for page in reader.pages:  # stops at the cap or the deadline, not after the last page
+        limits.check()
+        raw.append(page.extract_text() or "")
+        limits.add(len(raw[-1]))
     if not raw:
         raise UnreadableFile(f"{source}: the PDF has no pages")
-    cleaned = clean_pages(raw)
+    if not any(page_text.strip() for page_text in raw):
+        raise UnreadableFile(
+            f"{source}: the PDF has no text layer ({len(raw)} page(s) of images or scans?); run OCR on it first"
+        )
+    cleaned = clean_pages(raw, check=limits.check)
     parts: list[str] = []
     pages: list[Page] = []
     offset = 0
@@ -356,7 +491,8 @@ def _load_pdf(data: bytes, source: str) -> _Loaded:
     text = "\n\n".join(parts)
     if not text.strip():
         raise UnreadableFile(
-            f"{source}: the PDF has no text layer ({len(raw)} page(s) of images or scans?); run OCR on it first"
+            f"{source}: no text left after removing page numbers, running headers and other page furniture"
+            f" from {len(raw)} page(s)"
         )
     title: str | None = None
     try:
@@ -371,34 +507,90 @@ def _load_pdf(data: bytes, source: str) -> _Loaded:
 # ---------------------------------------------------------------- DOCX
 
 
-def _docx_blocks(document: Any) -> Iterable[tuple[str, str]]:
-    """(style name, text) of paragraphs and table rows, in document order."""
-    from docx.table import Table
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
-    for item in document.iter_inner_content():
-        if isinstance(item, Table):
-            rows: list[str] = []
-            for row in item.rows:
-                cells: list[str] = []
-                for cell in row.cells:
-                    value = " ".join(cell.text.split())
-                    if value and (not cells or cells[-1] != value):  # merged cells repeat
-                        cells.append(value)
-                if cells:
-                    rows.append(" | ".join(cells))
+
+def _paragraph_styles(document: Any) -> tuple[dict[str, str], str]:
+    """``{style id: style name}`` of the paragraph styles, and the default paragraph style's name.
+
+    Built once per document: python-docx's ``Paragraph.style`` searches the styles part for every paragraph,
+    which made a small file of many empty paragraphs take minutes.
+    """
+    from docx.enum.style import WD_STYLE_TYPE
+
+    names: dict[str, str] = {}
+    for style in document.styles:
+        if style.type == WD_STYLE_TYPE.PARAGRAPH and style.style_id is not None:
+            names.setdefault(style.style_id, style.name or "")
+    default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+    return names, (default.name or "") if default is not None else ""
+
+
+def _paragraph_text(p: Any) -> str:
+    return str(p.text)
+
+
+def _table_rows(tbl: Any) -> list[str]:
+    """Rows of a table as cells joined by ' | ' (merged cells once), reading each cell once.
+
+    A cell that continues a vertical merge shows the text of the cell above it at the same grid column
+    (as python-docx does, but without walking up the rows again for every row).
+    """
+    rows: list[str] = []
+    above: dict[int, str] = {}  # grid column -> text of the cell starting there in the previous row
+    for tr in tbl.iterchildren(f"{_W}tr"):
+        offset = tr.grid_before
+        here: dict[int, str] = {}
+        cells: list[str] = []
+        for tc in tr.iterchildren(f"{_W}tc"):
+            if tc.vMerge == "continue":
+                value = above.get(offset, "")
+            else:
+                value = " ".join("\n".join(_paragraph_text(p) for p in tc.iterchildren(f"{_W}p")).split())
+            here[offset] = value
+            if value and (not cells or cells[-1] != value):  # merged cells repeat
+                cells.append(value)
+            offset += tc.grid_span
+        above = here
+        if cells:
+            rows.append(" | ".join(cells))
+    return rows
+
+
+def _docx_blocks(document: Any, limits: _Limits) -> Iterable[tuple[str, str]]:
+    """(style name, text) of the body's paragraphs and tables, in document order, in one pass over the XML."""
+    names, default = _paragraph_styles(document)
+    for element in document.element.body.iterchildren(f"{_W}p", f"{_W}tbl"):
+        limits.check()
+        if element.tag == f"{_W}tbl":
+            rows = _table_rows(element)
             if rows:
-                yield "Table", "\n".join(rows)
+                text = "\n".join(rows)
+                limits.add(len(text))
+                yield "Table", text
         else:
-            style = item.style.name if item.style is not None else ""
-            yield style or "", item.text
+            style_id = element.style
+            text = _paragraph_text(element)
+            limits.add(len(text))
+            yield names.get(style_id, default) if style_id is not None else default, text
 
 
-def _load_docx(data: bytes, source: str) -> _Loaded:
+def _load_docx(data: bytes, source: str, limits: _Limits) -> _Loaded:
     import docx
 
+    if not data.startswith(b"PK\x03\x04"):
+        raise _mislabelled(source, ".docx", _content_kind(data))
+    try:
+        members = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UnreadableFile(f"{source}: cannot read this DOCX file; is it corrupt? ({_one_line(exc)})") from exc
+    if "word/document.xml" not in members and "[Content_Types].xml" in members:
+        other = next((kind for name, kind in _OTHER_ZIPS if name in members), "a ZIP archive without a Word document")
+        raise _mislabelled(source, ".docx", other)
     document = docx.Document(io.BytesIO(data))
-    blocks = list(_docx_blocks(document))
-    text = clean_text("\n\n".join(t for _, t in blocks if t.strip()))
+    limits.check()
+    blocks = list(_docx_blocks(document, limits))
+    text = clean_text("\n\n".join(t for _, t in blocks if t.strip()), check=limits.check)
     title: str | None = _meaningful(document.core_properties.title)
     if title is None:
         title = next(
@@ -408,9 +600,17 @@ def _load_docx(data: bytes, source: str) -> _Loaded:
     return _Loaded(text, title)
 
 
+# ZIP-based formats by a member that marks them (for the message about a ZIP named .docx)
+_OTHER_ZIPS = (
+    ("xl/workbook.xml", "an Excel workbook (XLSX)"),
+    ("ppt/presentation.xml", "a PowerPoint presentation (PPTX)"),
+    ("content.xml", "an OpenDocument file"),
+)
+
+
 # ---------------------------------------------------------------- entry point
 
-_LOADERS: dict[str, Callable[[bytes, str], _Loaded]] = {
+_LOADERS: dict[str, Callable[[bytes, str, _Limits], _Loaded]] = {
     ".txt": _load_text,
     ".md": _load_markdown,
     ".html": _load_html,
@@ -420,13 +620,27 @@ _LOADERS: dict[str, Callable[[bytes, str], _Loaded]] = {
 }
 
 
-def read_document(path: Path, *, source: str | None = None) -> Document:
+def read_document(
+    path: Path,
+    *,
+    source: str | None = None,
+    max_chars: int | None = None,
+    timeout_s: float | None = None,
+) -> Document:
     """Load, clean and identify one file.
 
     ``source`` (default ``str(path)``) is what the document records as its
     origin and what error messages name (uploads pass the original file name).
-    Raises ``UnsupportedFileType`` for an unknown suffix and ``UnreadableFile``
-    for a missing, corrupt, encrypted, empty or text-less file.
+    Raises ``UnsupportedFileType`` for an unknown suffix, ``MislabelledFile``
+    when the content is not what the suffix says (a PDF named .txt, binary
+    bytes named .md, a .docx that is not a ZIP), and ``UnreadableFile`` for a
+    missing, corrupt, encrypted, empty or text-less file.
+
+    Caps (``None``: none): more than ``max_chars`` characters of extracted text
+    raises ``DocumentTooLarge`` (PDF pages and DOCX paragraphs stop being read
+    once over it), and reading plus cleaning that passes ``timeout_s`` seconds
+    raises ``ParseTimeout`` (checked between pages, paragraphs and cleaning
+    steps, in this thread: a single slow library call is not interrupted).
     """
     path = Path(path)
     source = str(path) if source is None else source
@@ -441,8 +655,9 @@ def read_document(path: Path, *, source: str | None = None) -> Document:
         raise UnreadableFile(f"{source}: cannot read the file ({exc.strerror or _one_line(exc)})") from exc
     if not data.strip():
         raise UnreadableFile(f"{source}: the file is empty")
+    limits = _Limits(source, max_chars, timeout_s)
     try:
-        loaded = _LOADERS[suffix](data, source)
+        loaded = _LOADERS[suffix](data, source, limits)
     except IngestError:
         raise
     except Exception as exc:

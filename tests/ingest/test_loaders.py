@@ -11,7 +11,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.pdfencrypt import StandardEncryption
 from reportlab.pdfgen import canvas
 
-from ingest.errors import IngestError, UnreadableFile, UnsupportedFileType
+from ingest.errors import IngestError, MislabelledFile, UnreadableFile, UnsupportedFileType
 from ingest.loaders import SUPPORTED_SUFFIXES, discover, read_document
 
 PAGE_ONE = [
@@ -261,13 +261,22 @@ def test_unsupported_type(tmp_path: Path) -> None:
     assert ".xyz" in str(info.value)
 
 
-@pytest.mark.parametrize("content", [b"", b"  \n\n ", b"\x00\x01\x02binary\x00"])
-def test_empty_or_binary_text_is_unreadable(tmp_path: Path, content: bytes) -> None:
+@pytest.mark.parametrize("content", [b"", b"  \n\n "])
+def test_empty_text_is_unreadable(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "empty.txt"
     path.write_bytes(content)
     with pytest.raises(UnreadableFile) as info:
         read_document(path)
     _assert_one_line_naming(info.value, "empty.txt")
+
+
+def test_binary_bytes_named_text_are_mislabelled(tmp_path: Path) -> None:
+    path = tmp_path / "binary.txt"
+    path.write_bytes(b"\x00\x01\x02binary\x00")
+    with pytest.raises(MislabelledFile) as info:
+        read_document(path)
+    _assert_one_line_naming(info.value, "binary.txt")
+    assert "binary data" in str(info.value)
 
 
 def test_missing_file_and_source_in_messages(tmp_path: Path) -> None:
