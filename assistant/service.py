@@ -577,7 +577,9 @@ class Assistant:
 
     def _read(self, path: Path, source: str) -> Document:
         """Read one file within the caps of the settings (characters, parse time); raises IngestError."""
-        return read_document(path, source=source)
+        return read_document(
+            path, source=source, max_chars=self.settings.max_document_chars, timeout_s=self.settings.parse_timeout_s
+        )
 
     def _chunk(self, doc: Document) -> list[Chunk]:
         """Cut a document into chunks within the cap of the settings; raises DocumentTooLarge."""

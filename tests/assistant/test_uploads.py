@@ -251,3 +251,21 @@ def test_stored_names() -> None:
     assert safe_filename(".hidden.md") == "hidden.md"
     assert safe_filename("") == "upload"
     assert safe_filename("a" * 500 + ".txt") == "a" * 100 + ".txt"
+
+
+def test_the_caps_of_the_settings_fail_the_file_not_the_service(tmp_path: Path, make_assistant: MakeAssistant) -> None:
+    """max_document_chars and max_chunks_per_document reach the loaders and the chunker from the service: an upload
+    over them is 'too large' (naming it), a file over them is reported, the index is untouched."""
+    svc = make_assistant(max_document_chars=1000, max_chunks_per_document=2, chunk_tokens=48)
+    small = _upload(svc, "small.txt", _note("the kiosk"))
+    long_text = _note("the tunnel") * 30  # ~3,000 characters
+    with pytest.raises(UploadTooLarge, match=r"^'?long\.txt"):
+        _upload(svc, "long.txt", long_text)
+    many = "\n\n".join(f"Paragraph {i} says the ferry {i} left at {i} o'clock." for i in range(40))[:990]
+    with pytest.raises(UploadTooLarge, match=r"small\.txt.*chunks"):
+        _upload(svc, "small.txt", many)  # within the characters, over the chunks (at a smaller chunk size)
+    assert [d.id for d in svc.documents()] == [small.id]
+    (tmp_path / "long.txt").write_text(long_text)
+    report = svc.ingest([tmp_path / "long.txt"])
+    assert not report.added and "long.txt" in report.errors[str(tmp_path / "long.txt")]
+    assert len(_consistent(svc)) == 1
