@@ -26,8 +26,10 @@ class Page(_Frozen):
 class Document(_Frozen):
     """A cleaned source document.
 
-    ``id`` is derived from the content hash of ``text``; ``source`` is the path
-    (or name) it was loaded from.
+    ``id`` is derived from the content hash of ``text`` (salted with its origin
+    when another file or upload holds the same text); ``source`` is what
+    responses show: the path under the directory it was ingested from (a file
+    given by itself: its name), or the name it was uploaded with.
     """
 
     id: str
@@ -114,7 +116,9 @@ class IngestReport(_Frozen):
     unchanged: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     errors: dict[str, str] = Field(default_factory=dict)
-    ids: dict[str, str] = Field(default_factory=dict)  # source -> document id, for what is indexed
+    # origin (a file's absolute path, or upload:<name>) -> document id, for what is indexed; the lists above
+    # name origins too
+    ids: dict[str, str] = Field(default_factory=dict)
 
 
 class DocumentInfo(_Frozen):
