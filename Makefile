@@ -5,8 +5,11 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# where `make run` and `make serve` listen: make run PORT=8080 (or ASSISTANT_PORT / ASSISTANT_HOST in the environment)
+HOST ?= $(or $(ASSISTANT_HOST),127.0.0.1)
+PORT ?= $(or $(ASSISTANT_PORT),8000)
 
-.PHONY: install run index serve test test-fast lint bench bench-quality browser screenshot clean
+.PHONY: install address run index serve test test-fast lint bench bench-quality browser screenshot clean
 
 $(STAMP): pyproject.toml Makefile
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -26,12 +29,18 @@ browser:
 index: install
 	$(BIN)/assistant ingest data/demo
 
-run: index
-	$(BIN)/assistant ask "What replaced the Diffusion Rule?"
-	$(BIN)/assistant serve --host 127.0.0.1 --port 8000
+# one line and a failure at once when HOST:PORT is taken, before installing, indexing or loading the model
+# (standard library only, so it runs before the venv exists)
+address:
+	@$(PY) -m assistant.cli serve --check --host $(HOST) --port $(PORT)
 
-serve: install
-	$(BIN)/assistant serve
+# prerequisites run left to right: the address check comes first
+run: address index
+	$(BIN)/assistant ask "What replaced the Diffusion Rule?"
+	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
+
+serve: address install
+	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

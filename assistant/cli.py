@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,8 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("doc_id")
 
     p = sub.add_parser("serve", help="serve the API and the chat UI")
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--host", default=None, help="address to listen on (default: $ASSISTANT_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default: $ASSISTANT_PORT or 8000)")
+    p.add_argument("--check", action="store_true", help="only check that the address is free to listen on, then exit")
 
     p = sub.add_parser("eval", help="score answers and retrieval on an eval set")
     p.add_argument("--set", dest="eval_set", type=Path, default=None, help="JSONL eval set (default: demo set)")
@@ -70,11 +73,47 @@ def _parser() -> argparse.ArgumentParser:
 
 def _service(args: argparse.Namespace, **overrides: object) -> Assistant:
     from assistant.config import get_settings
-    from assistant.service import Assistant
 
     if args.data_dir:
         overrides["data_dir"] = Path(args.data_dir)
-    return Assistant(get_settings(**overrides))
+    settings = get_settings(**overrides)
+    _check_index_free(Path(settings.data_dir))
+    from assistant.service import Assistant  # imports torch, Chroma and llama-index: after the checks
+
+    return Assistant(settings)
+
+
+def _check_index_free(data_dir: Path) -> None:
+    """Raise IndexInUse at once when another process holds the index directory, before the slow imports and the
+    model load. The service takes the lock for good when it opens; this only tries it and lets go."""
+    from index.lock import DirectoryLock
+
+    lock = DirectoryLock(data_dir)
+    lock.acquire()
+    lock.release()
+
+
+def _check_address_free(host: str, port: int) -> None:
+    """Raise UsageError with one line when nothing could listen on ``host:port`` (taken, not ours, no such
+    address), before the model loads. Bound like uvicorn binds (SO_REUSEADDR), then let go at once."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"port {port} is not a port number (0-65535)")
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    hint = "choose another with --port, ASSISTANT_PORT or `make run PORT=...`"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"cannot serve on {where}: no such address ({exc})") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"cannot serve on {where}: the port is already in use; {hint}") from None
+            if exc.errno == errno.EACCES:
+                raise UsageError(f"cannot serve on {where}: permission denied (ports below 1024 need root)") from None
+            raise UsageError(f"cannot serve on {where}: {exc.strerror or exc}") from None
 
 
 def _format_answer(answer: Answer) -> str:
@@ -161,17 +200,27 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from assistant.api import serve
+    if args.check and args.host is not None and args.port is not None:
+        _check_address_free(args.host, args.port)  # needs only the standard library (`make run` before install)
+        return 0
     from assistant.config import get_settings
 
     overrides: dict[str, object] = {}
-    if args.host:
+    if args.host is not None:
         overrides["host"] = args.host
-    if args.port:
+    if args.port is not None:
         overrides["port"] = args.port
     if args.data_dir:
         overrides["data_dir"] = Path(args.data_dir)
-    serve(get_settings(**overrides))
+    settings = get_settings(**overrides)
+    # the cheap refusals first: a taken port or a busy index are reported before the model loads
+    _check_address_free(settings.host, settings.port)
+    if args.check:
+        return 0
+    _check_index_free(Path(settings.data_dir))
+    from assistant.api import serve
+
+    serve(settings)
     return 0
 
 
@@ -189,6 +238,21 @@ _COMMANDS = {"ingest": _ingest, "ask": _ask, "docs": _docs, "delete": _delete, "
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status. Output into a closed pipe (`assistant docs | head -1`) ends it quietly."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not as a traceback at interpreter exit
+    except BrokenPipeError:
+        # what is still buffered goes nowhere; 141 is what a shell reports for a command ended by SIGPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
