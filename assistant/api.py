@@ -305,8 +305,9 @@ def _key_matches(headers: dict[bytes, bytes], expected: str) -> bool:
 
 
 class _Gate:
-    """The outermost layer, before any body is read: the Host allow-list, the API key (so an unauthenticated
-    upload is refused unparsed), throttling of failed keys and UI logins per client address, and a limit on
+    """Before any body is read (inside CORS only, which answers preflights and labels these errors): the Host
+    allow-list, the API key (so an unauthenticated upload is refused unparsed), throttling of failed keys and UI
+    logins per client address, a size limit on Gradio's upload route (its own is per file), and a limit on
     pauses while a body arrives (slow clients get 408)."""
 
     def __init__(self, app: ASGIApp, settings: Settings, throttle: AuthThrottle, body_timeout_s: float) -> None:
@@ -316,6 +317,9 @@ class _Gate:
         self.throttle = throttle
         self.body_timeout_s = body_timeout_s
         self.login_paths = {UI_PATH + "/login", UI_PATH + "/login/"}
+        self.upload_mb = settings.max_upload_mb
+        self.upload_paths = {UI_PATH + "/gradio_api/upload", UI_PATH + "/gradio_api/upload/"}
+        self.upload_limit = int(settings.max_upload_mb * _MB) + _MULTIPART_SLACK
 
     def _host_allowed(self, headers: dict[bytes, bytes]) -> bool:
         if "*" in self.hosts:
@@ -366,7 +370,15 @@ class _Gate:
                 return
         if logging_in and self.key:
             send = self._count_failed_login(send, client)
-        await self._with_body_timeout(scope, receive, send)
+        limit = self.upload_limit if path in self.upload_paths else None
+        if limit is not None and int(headers.get(b"content-length", b"0") or 0) > limit:
+            await self._too_large()(scope, receive, send)
+            return
+        await self._with_body_timeout(scope, receive, send, limit)
+
+    def _too_large(self) -> Response:
+        message = f"the request body is too large (uploads may be at most {self.upload_mb:g} MB)"
+        return _error_response(413, message, _HTTP_TYPES[413])
 
     def _count_failed_login(self, send: Send, client: str) -> Send:
         async def counting(message: Message) -> None:
@@ -376,33 +388,38 @@ class _Gate:
 
         return counting
 
-    async def _with_body_timeout(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _with_body_timeout(self, scope: Scope, receive: Receive, send: Send, limit: int | None) -> None:
         body_done = False  # after the body, receive() only waits for a disconnect: never time that out
-        timed_out = False
-        replaced = False
+        received = 0
+        refused: Response | None = None  # what to answer instead of the app, once the body is refused
 
         async def timed_receive() -> Message:
-            nonlocal body_done, timed_out
-            if timed_out:
+            nonlocal body_done, received, refused
+            if refused is not None:
                 return {"type": "http.disconnect"}
             if body_done:
                 return await receive()
             with anyio.move_on_after(self.body_timeout_s) as waited:
                 message = await receive()
             if waited.cancelled_caught:
-                timed_out = True
+                stalled = f"the request body stalled for over {self.body_timeout_s:g} s"
+                refused = _error_response(408, stalled, _HTTP_TYPES[408])
                 return {"type": "http.disconnect"}
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True
+            received += len(message.get("body", b""))
+            if limit is not None and received > limit:
+                refused = self._too_large()
+                return {"type": "http.disconnect"}
             return message
+
+        replaced = False
 
         async def guarded_send(message: Message) -> None:
             nonlocal replaced
-            if message["type"] == "http.response.start" and timed_out:
+            if message["type"] == "http.response.start" and refused is not None:
                 replaced = True
-                limit = f"{self.body_timeout_s:g}"
-                response = _error_response(408, f"the request body stalled for over {limit} s", _HTTP_TYPES[408])
-                await response(scope, receive, send)
+                await refused(scope, receive, send)
             if not replaced:
                 await send(message)
 
@@ -459,7 +476,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": desc}
-    for code, desc in {401: "missing or wrong API key", 422: "malformed input"}.items()
+    for code, desc in {
+        401: "missing or wrong API key",
+        422: "malformed input (also a body that is not UTF-8 JSON, or JSON nested too deeply)",
+    }.items()
 }
 
 
@@ -1056,6 +1076,8 @@ def create_app(
     app.openapi = _openapi_with_events(app)  # type: ignore[method-assign]
     _install_error_handlers(app)
     app.add_middleware(_JsonTooLarge, upload_mb=settings.max_upload_mb)
+    # Host, API key and throttling before anything reads the body (only CORS is outside it).
+    app.add_middleware(_Gate, settings=settings, throttle=throttle, body_timeout_s=body_timeout_s)
     # Always installed: with no origins it answers no cross-origin request (and keeps Gradio's own CORS off).
     app.add_middleware(
         CORSMiddleware,
@@ -1093,8 +1115,6 @@ def create_app(
             css=UI_CSS,
             head=UI_HEAD,
         )
-    # Outermost (added last): Host, API key and throttling before anything reads the body.
-    app.add_middleware(_Gate, settings=settings, throttle=throttle, body_timeout_s=body_timeout_s)
     return app
 
 

@@ -127,6 +127,16 @@ def test_wrong_keys_are_throttled_per_client(make_client: MakeClient) -> None:
     assert other.get("/health", headers={"X-API-Key": "right-key"}).status_code == 200
 
 
+def test_cors_preflight_needs_no_key_and_key_errors_carry_cors(make_client: MakeClient) -> None:
+    origin = "http://app.example"
+    c = make_client(api_key="right-key", cors_origins=[origin])
+    preflight = c.options("/ask", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
+    refused = c.post("/ask", json={"question": QUESTION}, headers={"Origin": origin})
+    _error(refused, 401)
+    assert refused.headers["access-control-allow-origin"] == origin  # a browser client can read why
+
+
 def test_throttle_counts_per_address() -> None:
     throttle = AuthThrottle(2)
     throttle.fail("10.0.0.1")

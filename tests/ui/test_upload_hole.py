@@ -144,7 +144,22 @@ def test_ui_uploads_have_the_apis_types_and_limits(service: Assistant) -> None:
         before = documents(base)
         gradio = f"{base}{UI_PATH}/gradio_api"
         too_big = httpx.post(f"{gradio}/upload", files=[("files", ("big.txt", b"word " * 5000, "text/plain"))])
-        assert too_big.status_code == 413
+        assert too_big.status_code == 413  # one file over the limit (Gradio's own per-file check)
+        many = [("files", (f"part{i}.txt", b"word " * 1500, "text/plain")) for i in range(40)]  # 40 x 7.5 KB
+        err = httpx.post(f"{gradio}/upload", files=many)
+        assert err.status_code == 413 and "at most 0.01 MB" in err.json()["error"]["message"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it arrives
+            for i in range(40):  # 40 files, each under the per-file limit
+                yield f'--xyz\r\nContent-Disposition: form-data; name="files"; filename="p{i}.txt"\r\n\r\n'.encode()
+                yield b"word " * 1500 + b"\r\n"
+            yield b"--xyz--\r\n"
+
+        chunked = httpx.post(
+            f"{gradio}/upload", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=xyz"}
+        )
+        assert chunked.status_code == 413, chunked.text
+        assert "at most 0.01 MB" in chunked.json()["error"]["message"]
         program = httpx.post(f"{gradio}/upload", files=[("files", ("tool.exe", b"MZ\x90\x00", "application/x-dos"))])
         assert program.status_code == 200
         [copy] = program.json()
