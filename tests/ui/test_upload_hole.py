@@ -180,3 +180,26 @@ def test_ui_uploads_need_the_key_when_one_is_set(service: Assistant) -> None:
         refused = httpx.post(f"{gradio}/upload", files=[("files", ("n.md", NOTES.encode(), "text/markdown"))])
         assert refused.status_code == 401
         assert httpx.post(f"{gradio}/call/upload", json={"data": [[file_data("/etc/hosts")]]}).status_code == 401
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_uploading_in_the_browser_still_works(browser: Any, url: str, tmp_path: Path) -> None:
+    name = f"beacon-{uuid.uuid4().hex[:6]}.md"
+    local = tmp_path / name
+    local.write_text("# Beacon\n\nThe Gull Point beacon was first lit by Ada Lindqvist in 1902.\n")
+    before = {d["id"] for d in documents(url)}
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(f"{url}{UI_PATH}/", wait_until="domcontentloaded")
+        page.locator("#documents-tab-button").click()
+        page.locator("#upload input[type=file]").set_input_files(str(local))
+        page.wait_for_selector(f"#upload :text('{name}')", timeout=60_000)
+        page.locator("#upload-btn").click()
+        page.wait_for_selector(f"#documents-status :text('{name}')", timeout=120_000)
+        status = page.locator("#documents-status").inner_text()
+        assert "✓" in status and "added" in status, status
+    finally:
+        page.close()
+    added = [d for d in documents(url) if d["id"] not in before]
+    assert len(added) == 1 and added[0]["title"] == "Beacon"
