@@ -12,6 +12,7 @@ import pytest
 
 from tests.assistant.conftest import LiveServer, SSEvent, one_line_error, run
 from tests.conftest import DEMO_DIR
+from tests.loopback import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -141,3 +142,13 @@ def test_a_second_process_on_the_served_index_is_refused(server: LiveServer, htt
         assert "serve" in line and "through its API" in line
     assert http.get("/documents").json() == before
     assert http.post("/ask", json={"question": QUESTION}).json()["citations"]
+
+
+def test_a_second_server_is_refused_before_it_loads_anything(server: LiveServer, http: httpx.Client) -> None:
+    """`assistant serve` on a port or a directory the live server has: one line each, and the server carries on."""
+    port = server.url.rsplit(":", 1)[1]
+    taken = one_line_error(run(server.data_dir, "serve", "--port", port))
+    assert taken.startswith(f"error: cannot serve on 127.0.0.1:{port}: the port is already in use; "), taken
+    busy = one_line_error(run(server.data_dir, "serve", "--port", str(free_port())))
+    assert busy.startswith(f"error: the index in {server.data_dir} is in use by process "), busy
+    assert http.get("/health").json()["documents"] >= 2
