@@ -166,6 +166,27 @@ def test_new_ingest_errors_map_to_statuses() -> None:
     assert status_for(WriteBusy("x")) == 503
 
 
+@pytest.mark.parametrize(
+    "name,data,status",
+    [
+        ("broken.pdf", b"%PDF-1.4 not a pdf", 422),
+        ("empty.txt", b"", 422),
+        ("tool.exe", b"MZ", 415),
+        ("report.txt", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n<<>>\nendobj\n", 415),  # a PDF named .txt
+        ("noise.md", bytes(range(256)) * 8, 415),  # binary named .md
+    ],
+)
+def test_upload_errors_name_no_server_path(
+    client: TestClient, api_service: Assistant, name: str, data: bytes, status: int
+) -> None:
+    before = len(api_service.documents())
+    err = _error(client.post("/documents", files=[("files", (name, data, "application/octet-stream"))]), status)
+    assert name in err["message"]
+    data_dir = str(api_service.settings.data_dir.resolve())
+    assert data_dir not in err["message"] and "/tmp" not in err["message"] and "uploads/" not in err["message"]
+    assert len(api_service.documents()) == before
+
+
 def test_openapi_mode_is_an_enum_and_events_are_typed(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
