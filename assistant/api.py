@@ -8,6 +8,13 @@ handlers installed by ``create_app``). Endpoints:
 * ``POST /documents`` (multipart upload), ``GET /documents``, ``GET|DELETE /documents/{id}``
 * ``GET /health``
 * ``POST /v1/chat/completions`` and ``GET /v1/models`` (OpenAI-compatible)
+
+Before any body is read, ``_Gate`` checks the Host header against ``settings.allowed_hosts``, the API key
+(401; 429 with Retry-After after ``settings.auth_failures_per_minute`` failures from one address, UI logins
+included) and stalls in the body (408). Routes are async: reads and writes run in thread pools of their own
+(``Pools``), so writers waiting for the index never take the threads readers need; a write waits at most
+``settings.write_wait_s`` (then 503 with Retry-After). ``serve`` adds a request-header timeout
+(``http_protocol``), which uvicorn lacks.
 """
 
 from __future__ import annotations
