@@ -344,7 +344,8 @@ class _Gate:
                 await send({"type": "websocket.close", "code": 1008})
                 return
             host = headers.get(b"host", b"").decode("latin-1")[:100]
-            response = _error_response(400, f"host {host!r} is not allowed (settings.allowed_hosts)", "bad_host")
+            message = f"host {host!r} is not allowed: add it to ASSISTANT_ALLOWED_HOSTS (a JSON list)"
+            response = _error_response(400, message, "bad_host")
             await response(scope, receive, send)
             return
         if scope["type"] != "http":
