@@ -86,8 +86,8 @@ def one_line_text(path: Path, chars: int) -> Path:
 
 
 def short_lines_text(path: Path, chars: int, *, width: int = 40) -> Path:
-    """A text file of ``chars`` characters in lines of about ``width`` characters."""
-    text = words(chars, seed=2)
+    """A text file of about ``chars`` characters (line ends included) in lines of ``width`` characters."""
+    text = words(chars * width // (width + 1), seed=2)
     path.write_text("\n".join(text[i : i + width] for i in range(0, len(text), width)), encoding="utf-8")
     return path
 

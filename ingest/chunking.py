@@ -243,6 +243,7 @@ CHUNKING_VERSION = 2
 # _VERIFY_SLACK + (sentence joins) of the limit is counted for real.
 _VERIFY_SLACK = 2
 _PLAIN_GAP = re.compile(r"[ \t\r\n]+")
+_LONG_SENTENCE_CHARS_PER_TOKEN = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +381,9 @@ def _units(
             raise _too_many_chunks(doc, max_chunks or 0)
         paragraph = bool(units) and _BLANK_LINE.search(text, prev_end, start) is not None
         prev_end = end
-        n = count(text[start:end])
+        # a sentence of many characters is cut into pieces straight away (one piece if it fits after all; it is
+        # no heading either way): counting all of a megabyte-long run first would only say it does not fit
+        n = count(text[start:end]) if end - start <= _LONG_SENTENCE_CHARS_PER_TOKEN * max_tokens else max_tokens + 1
         if n <= max_tokens:
             line = text[start:end]
             section = paragraph and _heading_like(line) and _titleish(line)
