@@ -300,10 +300,12 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
-def _key_matches(headers: dict[bytes, bytes], expected: str) -> bool:
+def _key_check(headers: dict[bytes, bytes], expected: str) -> bool | None:
+    """True when the request carries the key, False when it carries a wrong one, None when it carries none."""
+    if b"authorization" not in headers and b"x-api-key" not in headers:
+        return None
     given: list[bytes] = []
-    auth = headers.get(b"authorization", b"")
-    scheme, _, credentials = auth.partition(b" ")
+    scheme, _, credentials = headers.get(b"authorization", b"").partition(b" ")
     if scheme.lower() == b"bearer":
         given.append(credentials.strip())
     if b"x-api-key" in headers:
@@ -366,8 +368,10 @@ class _Gate:
                 )
                 await response(scope, receive, send)
                 return
-            if protected and not _key_matches(headers, self.key):
-                self.throttle.fail(client)
+            checked = _key_check(headers, self.key) if protected else True
+            if not checked:
+                if checked is False:  # a wrong key is a guess; a missing one is not
+                    self.throttle.fail(client)
                 response = _error_response(
                     401,
                     "a valid API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
@@ -486,6 +490,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": desc}
     for code, desc in {
         401: "missing or wrong API key",
+        429: "too many wrong API keys from this address in the last minute (see Retry-After)",
         422: "malformed input (also a body that is not UTF-8 JSON, or JSON nested too deeply)",
     }.items()
 }
