@@ -8,6 +8,7 @@ one-line message naming the file; library exceptions never escape.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import copy
 import hashlib
@@ -293,22 +294,124 @@ def _load_text(data: bytes, source: str, limits: _Limits) -> _Loaded:
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FM_TITLE = re.compile(r"^title:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
-_MD_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"<!--.*?-->", re.DOTALL), ""),
-    (re.compile(r"^[ \t]*(?:```|~~~).*$", re.MULTILINE), ""),  # code fences (content kept)
-    (re.compile(r"^[ \t]*\[[^\]\n]+\]:[ \t]*\S+.*$", re.MULTILINE), ""),  # link reference definitions
-    (re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)"), ""),  # images
-    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # inline links
-    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1"),  # reference links
-    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE), r"\1"),  # ATX headings
-    (re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+", re.MULTILINE), ""),  # block quotes
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # strong
-    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # emphasis
-    (re.compile(r"(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)"), r"\1"),
-    (re.compile(r"`([^`\n]+)`"), r"\1"),  # inline code
+# Markdown rules, applied in order. Every one is linear in the text: a rule whose match can fail after scanning to
+# the end of a line (an unclosed comment, link or bold) has a second alternative that consumes exactly the
+# stretch where every later start would fail the same way, and keeps it as it is (``_keep_unless``); headings
+# and setext titles are found without nested quantifiers. Each gives what the plain regular expression gave.
+
+
+def _keep_unless(group: int, repl: str) -> Callable[[re.Match[str]], str]:
+    """A replacement: ``repl`` expanded when group ``group`` took part in the match, else the text unchanged."""
+
+    def replace(m: re.Match[str]) -> str:
+        return m.expand(repl) if m.group(group) is not None else m.group()
+
+    return replace
+
+
+def _rule(pattern: str, repl: str | Callable[[re.Match[str]], str], flags: int = 0) -> Callable[[str], str]:
+    compiled = re.compile(pattern, flags)
+    return lambda text: compiled.sub(repl, text)
+
+
+_ATX_LINE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*)$", re.MULTILINE)
+_ATX_LINE_NONEMPTY = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+)$", re.MULTILINE)
+
+
+def _atx_content(rest: str, *, nonempty: bool) -> str:
+    """The text of an ATX heading from what follows ``#... ``: without trailing spaces and closing hashes."""
+    bare = rest.rstrip(" \t")
+    unhashed = bare.rstrip("#")
+    if unhashed != bare and unhashed[-1:] in (" ", "\t"):
+        content = unhashed.rstrip(" \t")
+        if content:
+            return content
+    # whitespace only: empty, or (when the content may not be empty) the one space the regex left it
+    return bare if bare or not nonempty else rest
+
+
+def _atx_headings(text: str) -> str:
+    return _ATX_LINE.sub(lambda m: _atx_content(m.group(1), nonempty=False), text)
+
+
+def _first_heading(text: str) -> str | None:
+    m = _ATX_LINE_NONEMPTY.search(text)
+    return _atx_content(m.group(1), nonempty=True) if m else None
+
+
+_SETEXT_RULE = re.compile(r"^[ \t]*=+[ \t]*$", re.MULTILINE)
+_WORD_CHAR = re.compile(r"[^\W_]")
+
+
+def _first_setext(text: str) -> str | None:
+    """The first line with a letter or digit that is underlined with ``=``."""
+    for m in _SETEXT_RULE.finditer(text):
+        if m.start() == 0:
+            continue
+        start = text.rfind("\n", 0, m.start() - 1) + 1
+        line = text[start : m.start() - 1]
+        if _WORD_CHAR.search(line):
+            return line
+    return None
+
+
+_STRONG_OPEN = re.compile(r"(\*\*|__)(?=\S)")
+
+
+def _strong(text: str) -> str:
+    """``**bold**`` and ``__bold__`` to their text, as ``(\\*\\*|__)(?=\\S)(.+?)(?<=\\S)\\1`` would, in n log n."""
+    if "**" not in text and "__" not in text:
+        return text
+    out: list[str] = []
+    for line in text.split("\n"):
+        if "**" not in line and "__" not in line:
+            out.append(line)
+            continue
+        closers = {d: [c for c in _positions(line, d) if c > 0 and not line[c - 1].isspace()] for d in ("**", "__")}
+        parts: list[str] = []
+        pos = 0
+        m = _STRONG_OPEN.search(line, pos)
+        while m:
+            d, p = m.group(1), m.start()
+            ends = closers[d]
+            k = bisect.bisect_left(ends, p + 3)
+            if k < len(ends):
+                c = ends[k]
+                parts.append(line[pos:p])
+                parts.append(line[p + 2 : c])
+                pos = c + 2
+                m = _STRONG_OPEN.search(line, pos)
+            else:
+                m = _STRONG_OPEN.search(line, p + 1)
+        parts.append(line[pos:])
+        out.append("".join(parts))
+    return "\n".join(out)
+
+
+def _positions(line: str, needle: str) -> list[int]:
+    """Every start of ``needle`` in ``line``, overlapping ones included ("***" holds "**" twice)."""
+    found: list[int] = []
+    i = line.find(needle)
+    while i >= 0:
+        found.append(i)
+        i = line.find(needle, i + 1)
+    return found
+
+
+_MD_RULES: list[Callable[[str], str]] = [
+    _rule(r"<!--(?:.*?(-->)|.*)", _keep_unless(1, ""), re.DOTALL),  # comments (an unclosed one stays)
+    _rule(r"^[ \t]*(?:```|~~~).*$", "", re.MULTILINE),  # code fences (content kept)
+    _rule(r"^[ \t]*\[[^\]\n]+\]:[ \t]*\S+.*$", "", re.MULTILINE),  # link reference definitions
+    _rule(r"!\[[^\]\n]*\]\([^)\n]*(\))?|!\[[^\]\n]*", _keep_unless(1, "")),  # images
+    _rule(r"\[([^\]\n]+)\]\([^)\n]*(\))?|\[[^\]\n]*", _keep_unless(2, r"\1")),  # inline links
+    _rule(r"\[([^\]\n]+)\]\[[^\]\n]*(\])?|\[[^\]\n]*", _keep_unless(2, r"\1")),  # reference links
+    _atx_headings,  # ATX headings
+    _rule(r"^[ \t]{0,3}(?:>[ \t]?)+", "", re.MULTILINE),  # block quotes
+    _strong,
+    _rule(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])", r"\1"),  # emphasis
+    _rule(r"(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)", r"\1"),
+    _rule(r"`([^`\n]+)`", r"\1"),  # inline code
 ]
-_MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
-_MD_SETEXT = re.compile(r"^([^\n]*[^\W_][^\n]*)\n[ \t]*=+[ \t]*$", re.MULTILINE)
 
 
 def _markdown_to_text(markdown: str) -> tuple[str, str | None]:
@@ -321,14 +424,14 @@ def _markdown_to_text(markdown: str) -> tuple[str, str | None]:
             title = t.group(1).strip("\"' ")
         markdown = markdown[fm.end() :]
     if title is None:
-        heading = _MD_HEADING.search(markdown) or _MD_SETEXT.search(markdown)
-        if heading:
-            title = heading.group(1)
-    for pattern, repl in _MD_RULES:
-        markdown = pattern.sub(repl, markdown)
+        title = _first_heading(markdown)
+        if title is None:
+            title = _first_setext(markdown)
+    for rule in _MD_RULES:
+        markdown = rule(markdown)
     if title is not None:
-        for pattern, repl in _MD_RULES[3:]:
-            title = pattern.sub(repl, title)
+        for rule in _MD_RULES[3:]:
+            title = rule(title)
     return markdown, title
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import textwrap
@@ -26,7 +27,7 @@ from eval.bench_inputs import empty_paragraphs_docx, one_line_text, text_pdf, wo
 from index.embeddings import Embedder
 from ingest.chunking import _largest_fit, chunk_document, split_sentences
 from ingest.errors import DocumentTooLarge, MislabelledFile, ParseTimeout, UnreadableFile
-from ingest.loaders import document_id, read_document
+from ingest.loaders import _MD_RULES, _first_heading, _first_setext, document_id, read_document
 
 REPO = Path(__file__).resolve().parents[2]
 GUARD_S = 600  # only against a hang; the work takes seconds
@@ -420,3 +421,60 @@ def test_scanned_pdf_still_says_no_text_layer_and_a_page_of_furniture_does_not(t
         read_document(furniture)
     _one_line(info.value, "banner.pdf")
     assert "no text layer" not in str(info.value)
+
+
+# ---------------------------------------------------------------- Markdown rules: linear, and as before
+
+# The regular expressions the Markdown rules were before they were made linear: the reference for equality.
+_OLD_MD_RULES = [
+    (re.compile(r"<!--.*?-->", re.DOTALL), ""),
+    (re.compile(r"^[ \t]*(?:```|~~~).*$", re.MULTILINE), ""),
+    (re.compile(r"^[ \t]*\[[^\]\n]+\]:[ \t]*\S+.*$", re.MULTILINE), ""),
+    (re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)"), ""),
+    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),
+    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1"),
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE), r"\1"),
+    (re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+", re.MULTILINE), ""),
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)"), r"\1"),
+    (re.compile(r"`([^`\n]+)`"), r"\1"),
+]
+_OLD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+_OLD_SETEXT = re.compile(r"^([^\n]*[^\W_][^\n]*)\n[ \t]*=+[ \t]*$", re.MULTILINE)
+
+_MARKDOWN = st.lists(
+    st.sampled_from([*"[]()!*_#=> \t\n-`a:", "**", "__", "<!--", "-->", "](", "][", "ab", "# ", "\n===", "x1"]),
+    max_size=60,
+).map("".join)
+
+
+@given(text=_MARKDOWN)
+@settings(max_examples=1500, deadline=None)
+def test_markdown_rules_give_what_the_old_regular_expressions_gave(text: str) -> None:
+    old = text
+    for pattern, repl in _OLD_MD_RULES:
+        old = pattern.sub(repl, old)
+    new = text
+    for rule in _MD_RULES:
+        new = rule(new)
+    assert new == old
+    heading = _OLD_HEADING.search(text) or _OLD_SETEXT.search(text)
+    assert (_first_heading(text) or _first_setext(text)) == (heading.group(1) if heading else None)
+
+
+@pytest.mark.parametrize(
+    "line", ["abc ", "**a ", "__a ", "[a ", "![a ", "[a](", "[a][", "<!--a ", "# a" + " " * 50, "*a ", "_a "]
+)
+def test_markdown_of_one_long_hostile_line_is_read(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "hostile.md"
+    path.write_text("# Title\n\n" + line * (400_000 // len(line)) + "\n", encoding="utf-8")
+    out = _run(f"""
+        import json
+        from pathlib import Path
+        from ingest.loaders import read_document
+        doc = read_document(Path({str(path)!r}))
+        print(json.dumps({{"title": doc.title, "chars": len(doc.text)}}))
+    """)
+    assert out["title"] == "Title"
+    assert int(out["chars"]) > 1000  # type: ignore[call-overload]
