@@ -1053,8 +1053,36 @@ def _openai_router() -> APIRouter:
 # ---------------------------------------------------------------------- app factory and server
 
 
-def _openapi_with_events(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """FastAPI's schema plus the models of the Server-Sent Events' data (which no route returns as JSON)."""
+def _array_of(prop: dict[str, Any]) -> dict[str, Any] | None:
+    """The array schema of a property that may be ``anyOf: [array, null]``."""
+    if prop.get("type") == "array":
+        return prop
+    return next((alt for alt in prop.get("anyOf", []) if alt.get("type") == "array"), None)
+
+
+def _with_settings(components: dict[str, Any], settings: Settings, modes: Sequence[str]) -> None:
+    """State this server's limits in the request schema (the models carry hard caps; the service checks these
+    settings, also with 422), so clients and schema-driven tests see the bounds that apply."""
+    ask = components.get("AskRequest", {}).get("properties", {})
+    if "question" in ask:
+        ask["question"]["maxLength"] = settings.max_question_chars
+    if "history" in ask:
+        ask["history"]["maxItems"] = min(_MAX_HISTORY_TURNS, settings.max_history_turns)
+        for text in ask["history"].get("items", {}).get("prefixItems", []):
+            text["maxLength"] = min(text.get("maxLength", _MAX_TEXT_CHARS), settings.max_history_chars)
+    for alt in ask.get("mode", {}).get("anyOf", []):
+        if "enum" in alt:  # the modes this server offers (generative needs an LLM)
+            alt["enum"] = [m for m in alt["enum"] if m in modes]
+    filters = components.get("AskFilters", {}).get("properties", {})
+    for name in ("doc_ids", "sources"):
+        array = _array_of(filters.get(name, {}))
+        if array is not None:
+            array["maxItems"] = min(array.get("maxItems", _MAX_FILTER_IDS), settings.max_filter_ids)
+
+
+def _openapi_with_events(app: FastAPI, settings: Settings, modes: Sequence[str]) -> Callable[[], dict[str, Any]]:
+    """FastAPI's schema plus the models of the Server-Sent Events' data (which no route returns as JSON), with
+    this server's settings as the request limits."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -1067,6 +1095,7 @@ def _openapi_with_events(app: FastAPI) -> Callable[[], dict[str, Any]]:
         )
         for name, sub in defs.get("$defs", {}).items():
             components.setdefault(name, sub)
+        _with_settings(components, settings, modes)
         app.openapi_schema = schema
         return schema
 
@@ -1086,7 +1115,7 @@ def create_app(
     app.state.settings = settings
     app.state.pools = Pools(settings.write_wait_s)
     throttle = AuthThrottle(settings.auth_failures_per_minute)
-    app.openapi = _openapi_with_events(app)  # type: ignore[method-assign]
+    app.openapi = _openapi_with_events(app, settings, service.modes())  # type: ignore[method-assign]
     _install_error_handlers(app)
     app.add_middleware(_JsonTooLarge, upload_mb=settings.max_upload_mb)
     # Host, API key and throttling before anything reads the body (only CORS is outside it).

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.api import UI_PATH, AuthThrottle, create_app, status_for
+from assistant.api import UI_PATH, AskRequest, AuthThrottle, create_app, status_for
 from assistant.errors import WriteBusy
 from assistant.service import Assistant
 from ingest.errors import DocumentTooLarge, MislabelledFile, ParseTimeout
@@ -192,8 +192,14 @@ def test_upload_errors_name_no_server_path(
 def test_openapi_mode_is_an_enum_and_events_are_typed(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
-    mode = schemas["AskRequest"]["properties"]["mode"]
-    assert {"enum": ["extractive", "generative"], "type": "string"} in mode["anyOf"]
+    ask = schemas["AskRequest"]["properties"]
+    assert {"enum": ["extractive"], "type": "string"} in ask["mode"]["anyOf"]  # no LLM: the modes offered
+    assert AskRequest.model_json_schema()["properties"]["mode"]["anyOf"][0]["enum"] == ["extractive", "generative"]
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    assert ask["history"]["maxItems"] == settings.max_history_turns
+    assert ask["question"]["maxLength"] == settings.max_question_chars
+    doc_ids = schemas["AskFilters"]["properties"]["doc_ids"]["anyOf"][0]
+    assert doc_ids["maxItems"] == settings.max_filter_ids
     assert schemas["AskRequest"]["properties"]["top_k"]["anyOf"][0]["type"] == "integer"
     events = spec["paths"]["/ask"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
     refs = {r["$ref"].rsplit("/", 1)[-1] for r in events["oneOf"]}
