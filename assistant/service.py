@@ -384,6 +384,18 @@ class Assistant:
         finally:
             received.path.unlink(missing_ok=True)  # kept uploads were moved to their stored name
 
+    def recent_history(self, history: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The latest turns of a conversation that fit the history limits (``max_history_turns`` and
+        ``max_history_chars``): what a chat front end that keeps every turn sends with the next question."""
+        kept: list[tuple[str, str]] = []
+        chars = 0
+        for question, answer in reversed(history):
+            chars += len(question) + len(answer)
+            if len(kept) == self.settings.max_history_turns or chars > self.settings.max_history_chars:
+                break
+            kept.append((question, answer))
+        return kept[::-1]
+
     def modes(self) -> list[str]:
         """The answer modes this service offers."""
         return sorted({"extractive", self._default_mode()})

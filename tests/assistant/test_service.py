@@ -554,6 +554,10 @@ def test_history_and_filters_are_bounded(make_assistant: MakeAssistant, demo_ass
     ids = [d.id for d in demo_assistant.documents()]
     ok = demo_assistant.ask(q, doc_ids=ids + [f"id{i}" for i in range(limits.max_filter_ids - len(ids))])
     assert not ok.abstained
-    small = make_assistant(max_history_turns=1, max_filter_ids=2)
-    with pytest.raises(InvalidQuestion, match="the limit is 1"):
-        small.ask(q, history=[("a", "b"), ("c", "d")])
+    small = make_assistant(max_history_turns=2, max_history_chars=10)
+    with pytest.raises(InvalidQuestion, match="the limit is 2"):
+        small.ask(q, history=[("a", "b"), ("c", "d"), ("e", "f")])
+    # what a chat front end keeping every turn sends: the latest turns within both limits
+    assert small.recent_history([("a", "b"), ("c", "d"), ("e", "f")]) == [("c", "d"), ("e", "f")]
+    assert small.recent_history([("a", "b"), ("ccccc", "dddd"), ("e", "f")]) == [("e", "f")]
+    assert small.recent_history([]) == []
