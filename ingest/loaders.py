@@ -684,12 +684,19 @@ def _load_docx(data: bytes, source: str, limits: _Limits) -> _Loaded:
     if not data.startswith(b"PK\x03\x04"):
         raise _mislabelled(source, ".docx", _content_kind(data))
     try:
-        members = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        infos = {info.filename: info for info in zipfile.ZipFile(io.BytesIO(data)).infolist()}
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise UnreadableFile(f"{source}: cannot read this DOCX file; is it corrupt? ({_one_line(exc)})") from exc
-    if "word/document.xml" not in members and "[Content_Types].xml" in members:
-        other = next((kind for name, kind in _OTHER_ZIPS if name in members), "a ZIP archive without a Word document")
+    body = infos.get("word/document.xml")
+    if body is None and "[Content_Types].xml" in infos:
+        other = next((kind for name, kind in _OTHER_ZIPS if name in infos), "a ZIP archive without a Word document")
         raise _mislabelled(source, ".docx", other)
+    if body is not None and limits.max_chars is not None and body.file_size > _DOCX_XML_PER_CHAR * limits.max_chars:
+        raise DocumentTooLarge(
+            f"{source}: the DOCX's document.xml unpacks to {body.file_size:,} bytes, more than"
+            f" {_DOCX_XML_PER_CHAR} bytes per character of the cap of {limits.max_chars:,}"
+            " (setting ASSISTANT_MAX_DOCUMENT_CHARS)"
+        )
     document = docx.Document(io.BytesIO(data))
     limits.check()
     blocks = list(_docx_blocks(document, limits))
@@ -702,6 +709,10 @@ def _load_docx(data: bytes, source: str, limits: _Limits) -> _Loaded:
         )
     return _Loaded(text, title)
 
+
+# Markup per character of text above which a DOCX is refused before its XML is parsed (a "zip bomb" of a
+# document.xml that unpacks to gigabytes); real documents carry a few bytes of markup per character.
+_DOCX_XML_PER_CHAR = 20
 
 # ZIP-based formats by a member that marks them (for the message about a ZIP named .docx)
 _OTHER_ZIPS = (

@@ -263,6 +263,15 @@ def test_max_chars_refuses_a_docx(tmp_path: Path) -> None:
     _one_line(info.value, "many.docx", "ASSISTANT_MAX_DOCUMENT_CHARS")
 
 
+def test_docx_whose_xml_unpacks_far_beyond_the_cap_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = empty_paragraphs_docx(tmp_path / "bomb.docx", 200_000, tail="Text.")
+    assert path.stat().st_size < 100_000  # 1.2 MB of XML, compressed
+    with pytest.raises(DocumentTooLarge) as info:
+        read_document(path, max_chars=10_000)
+    _one_line(info.value, "bomb.docx", "document.xml", "10,000", "ASSISTANT_MAX_DOCUMENT_CHARS")
+    assert read_document(path, max_chars=100_000).text == "Text."
+
+
 @pytest.mark.parametrize("kind", ["txt", "pdf", "docx"])
 def test_parse_timeout_names_the_setting(tmp_path: Path, kind: str) -> None:
     if kind == "txt":
