@@ -47,8 +47,10 @@ class ReceivedUpload:
 
 
 def upload_name(filename: str) -> str:
-    """The name an upload is known by: its base name (no directories), NFC-normalised, without surrounding blanks."""
+    """The name an upload is known by: its base name (no directories), NFC-normalised, control characters as
+    spaces, without surrounding blanks."""
     base = re.split(r"[\\/]", filename or "")[-1]
+    base = "".join(" " if unicodedata.category(c) == "Cc" else c for c in base)
     return unicodedata.normalize("NFC", base).strip()
 
 

@@ -85,6 +85,9 @@ def test_the_same_name_again_replaces_its_document(make_assistant: MakeAssistant
     first = _upload(svc, "minutes.txt", _note("the boiler"))
     same = _upload(svc, "uploads/../minutes.txt", _note("the boiler"))  # the base name is the name
     assert same.status == "unchanged" and same.id == first.id
+    control = _upload(svc, "C:\\temp\\minutes\n.txt", _note("the boiler"))  # control characters are blanks
+    assert control.filename == "minutes .txt" and control.id != first.id
+    svc.delete(control.id)
     decomposed = unicodedata.normalize("NFD", "procès-verbal.txt")
     accented = _upload(svc, decomposed, _note("the roof"))
     second = _upload(svc, "minutes.txt", _note("the chimney"))
