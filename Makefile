@@ -5,9 +5,10 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
-# where `make run` and `make serve` listen: make run PORT=8080 (or ASSISTANT_PORT / ASSISTANT_HOST in the environment)
-HOST ?= $(or $(ASSISTANT_HOST),127.0.0.1)
-PORT ?= $(or $(ASSISTANT_PORT),8000)
+# where `make run` and `make serve` listen: make run PORT=8080 HOST=... (or ASSISTANT_PORT / ASSISTANT_HOST in the
+# environment; a plain PORT or HOST in the environment is not used)
+HOST := $(or $(ASSISTANT_HOST),127.0.0.1)
+PORT := $(or $(ASSISTANT_PORT),8000)
 
 .PHONY: install address run index serve test test-fast lint bench bench-quality browser screenshot clean
 
