@@ -383,7 +383,8 @@ class _Gate:
         if logging_in and self.key:
             send = self._count_failed_login(send, client)
         limit = self.upload_limit if path in self.upload_paths else None
-        if limit is not None and int(headers.get(b"content-length", b"0") or 0) > limit:
+        length = headers.get(b"content-length", b"")
+        if limit is not None and length.isdigit() and int(length) > limit:
             await self._too_large()(scope, receive, send)
             return
         await self._with_body_timeout(scope, receive, send, limit)
