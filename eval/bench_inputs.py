@@ -3,7 +3,8 @@
 ``python -m eval.bench_inputs`` builds, in a temporary directory, the inputs of
 issue #14 that once took minutes or hours: DOCX files of 22,795 and 200,000
 empty paragraphs, a 5 MB text that is one line with no sentence end, a 5 MB
-text of short lines and a 300-page text PDF. Each is read with
+text of short lines, a 5 MB Markdown line of unclosed marks and a 300-page
+text PDF. Each is read with
 ``read_document`` and cut with ``chunk_document`` as the service does (the
 settings' caps on characters, parse time and chunks; the real MiniLM
 tokenizer's ``count_tokens``; the settings' chunk budget and overlap), and the
@@ -92,6 +93,13 @@ def short_lines_text(path: Path, chars: int, *, width: int = 40) -> Path:
     return path
 
 
+def unclosed_markdown(path: Path, chars: int) -> Path:
+    """A Markdown file that is one line of unclosed bold, links, images and comments (``**a [b ![c <!--d``)."""
+    unit = "**wind [farm ![output <!--rose "
+    path.write_text(unit * (chars // len(unit)), encoding="utf-8")
+    return path
+
+
 def text_pdf(path: Path, pages: int, *, lines: Callable[[int], Sequence[str]] | None = None) -> Path:
     """A PDF with a text layer: ``pages`` pages of ``lines(page number)`` (default: numbered prose lines)."""
     from reportlab.lib.pagesizes import A4
@@ -123,6 +131,7 @@ def build_inputs(root: Path) -> list[tuple[str, Path]]:
         ("docx_200000_empty_paragraphs", empty_paragraphs_docx(root / "empty-200000.docx", 200_000)),
         ("text_one_line_5mb", one_line_text(root / "one-line.txt", 5_000_000)),
         ("text_short_lines_5mb", short_lines_text(root / "short-lines.txt", 5_000_000)),
+        ("markdown_unclosed_marks_5mb", unclosed_markdown(root / "unclosed.md", 5_000_000)),
         ("pdf_300_pages", text_pdf(root / "300-pages.pdf", 300)),
     ]
 
