@@ -101,7 +101,7 @@ def build_ui(service: Assistant) -> gr.Blocks:
             yield gr.skip(), chat, turns, gr.skip()
             return
         turn = len(turns) + 1
-        history = [(t["question"], t["answer"]) for t in turns]
+        history = service.recent_history([(t["question"], t["answer"]) for t in turns])  # within the limits
         panel = render_panel([t["sources"] for t in turns])
         chat = [*chat, {"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
         yield "", chat, turns, panel
