@@ -1025,6 +1025,7 @@ def _openai_router() -> APIRouter:
     ) -> Response | ChatCompletion:
         """OpenAI-compatible chat completions over the same answering chain, with citations."""
         question, history = _conversation(req.messages)
+        history = service.recent_history(history)  # chat clients send every turn: keep the latest that fit
         start = partial(_start_stream, top_k=req.top_k, history=history, mode=_mode_of(req.model))
         pieces = await pools.read(start, service, question)
         cid = f"chatcmpl-{uuid.uuid4().hex}"
