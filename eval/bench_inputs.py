@@ -124,16 +124,17 @@ def text_pdf(path: Path, pages: int, *, lines: Callable[[int], Sequence[str]] | 
 # --------------------------------------------------------------------------- measuring
 
 
-def build_inputs(root: Path) -> list[tuple[str, Path]]:
-    """The benchmark's inputs, built under ``root``: (name, path)."""
-    return [
-        ("docx_22795_empty_paragraphs", empty_paragraphs_docx(root / "empty-22795.docx", 22_795)),
-        ("docx_200000_empty_paragraphs", empty_paragraphs_docx(root / "empty-200000.docx", 200_000)),
-        ("text_one_line_5mb", one_line_text(root / "one-line.txt", 5_000_000)),
-        ("text_short_lines_5mb", short_lines_text(root / "short-lines.txt", 5_000_000)),
-        ("markdown_unclosed_marks_5mb", unclosed_markdown(root / "unclosed.md", 5_000_000)),
-        ("pdf_300_pages", text_pdf(root / "300-pages.pdf", 300)),
+def build_inputs(root: Path, only: Sequence[str] | None = None) -> list[tuple[str, Path]]:
+    """The benchmark's inputs, built under ``root``: (name, path); with ``only``, those whose name contains one."""
+    builders: list[tuple[str, Callable[[], Path]]] = [
+        ("docx_22795_empty_paragraphs", lambda: empty_paragraphs_docx(root / "empty-22795.docx", 22_795)),
+        ("docx_200000_empty_paragraphs", lambda: empty_paragraphs_docx(root / "empty-200000.docx", 200_000)),
+        ("text_one_line_5mb", lambda: one_line_text(root / "one-line.txt", 5_000_000)),
+        ("text_short_lines_5mb", lambda: short_lines_text(root / "short-lines.txt", 5_000_000)),
+        ("markdown_unclosed_marks_5mb", lambda: unclosed_markdown(root / "unclosed.md", 5_000_000)),
+        ("pdf_300_pages", lambda: text_pdf(root / "300-pages.pdf", 300)),
     ]
+    return [(name, build()) for name, build in builders if not only or any(part in name for part in only)]
 
 
 def measure(
@@ -224,9 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "inputs": {},
     }
     with tempfile.TemporaryDirectory(prefix="bench-inputs-") as tmp:
-        for name, path in build_inputs(Path(tmp)):
-            if args.only and not any(part in name for part in args.only):
-                continue
+        for name, path in build_inputs(Path(tmp), args.only):
             row = measure(
                 path, embedder.count_tokens, max_tokens=budget, overlap=settings.chunk_overlap,
                 repeats=args.repeats, **caps,
