@@ -160,6 +160,8 @@ class Assistant:
         """Like ``ask`` but yields answer text pieces, then the final ``Answer``."""
         question = self._validate(question)
         self._check_bounds(history=history, doc_ids=doc_ids, sources=sources)
+        if mode is not None and mode not in self.modes():
+            raise InvalidQuestion(f"the answer mode {mode!r} is not offered here; modes: {', '.join(self.modes())}")
         started = time.perf_counter()
         name = mode or self._default_mode()
         answerer = self._answerer(name)

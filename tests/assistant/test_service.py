@@ -369,6 +369,8 @@ def test_bad_questions_and_empty_index(make_assistant: MakeAssistant, demo_assis
         demo_assistant.ask("why " * 1000)
     with pytest.raises(InvalidQuestion):
         demo_assistant.ask("What replaced the Diffusion Rule?", mode="telepathic")
+    with pytest.raises(InvalidQuestion, match="mode 'generative' is not offered here; modes: extractive"):
+        demo_assistant.ask("What replaced the Diffusion Rule?", mode="generative")  # no LLM configured
     with pytest.raises(EmptyIndex):
         make_assistant().ask("What replaced the Diffusion Rule?")
 
