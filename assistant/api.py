@@ -668,10 +668,26 @@ class HealthResponse(BaseModel):
 # ---------------------------------------------------------------------- answering helpers
 
 
-def _sse_schema(*names: str) -> dict[str, Any]:
-    """The schema of one event's ``data`` (JSON) in a text/event-stream response: one of the named models."""
-    refs = [{"$ref": f"#/components/schemas/{name}"} for name in names]
-    return refs[0] if len(refs) == 1 else {"oneOf": refs}
+def _sse_schema(*events: tuple[str | None, str]) -> dict[str, Any]:
+    """The schema of one event of a text/event-stream response (OpenAPI 3.1 ``schema`` read as 3.2's
+    ``itemSchema``): per (event name or None, model name or a literal like "[DONE]"), an object whose
+    ``data`` is that model's JSON (``contentMediaType``/``contentSchema``) or that literal."""
+    variants: list[dict[str, Any]] = []
+    for event, data in events:
+        if data.startswith("["):
+            data_schema: dict[str, Any] = {"const": data}
+        else:
+            data_schema = {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": f"#/components/schemas/{data}"},
+            }
+        properties: dict[str, Any] = {"data": data_schema}
+        if event:
+            properties["event"] = {"const": event}
+        required = ["data", "event"] if event else ["data"]
+        variants.append({"type": "object", "required": required, "properties": properties})
+    return variants[0] if len(variants) == 1 else {"oneOf": variants}
 
 
 def _sse(data: Any, event: str | None = None) -> bytes:
@@ -768,7 +784,16 @@ def _ask_router() -> APIRouter:
             "description": "the Answer as JSON, or with `stream: true` Server-Sent Events: "
             "`token` (TokenEvent), then `citations` (CitationsEvent), then `done` (the Answer); "
             "a failure after the stream started is an `error` event (ErrorResponse)",
-            "content": {"text/event-stream": {"schema": _sse_schema("TokenEvent", "CitationsEvent", "Answer")}},
+            "content": {
+                "text/event-stream": {
+                    "schema": _sse_schema(
+                        ("token", "TokenEvent"),
+                        ("citations", "CitationsEvent"),
+                        ("done", "Answer"),
+                        ("error", "ErrorResponse"),
+                    )
+                }
+            },
         }
     }
 
@@ -872,7 +897,7 @@ def _system_router() -> APIRouter:
 class ChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    role: str
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
@@ -1007,7 +1032,11 @@ def _chat_chunks(cid: str, created: int, model: str, pieces: Iterator[str | Answ
 _STREAMED_CHAT: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "a chat completion, or with `stream: true` ChatCompletionChunk events ending in `data: [DONE]`",
-        "content": {"text/event-stream": {"schema": _sse_schema("ChatCompletionChunk")}},
+        "content": {
+            "text/event-stream": {
+                "schema": _sse_schema((None, "ChatCompletionChunk"), (None, "[DONE]"), (None, "ErrorResponse"))
+            }
+        },
     }
 }
 

@@ -204,9 +204,13 @@ def test_openapi_mode_is_an_enum_and_events_are_typed(client: TestClient) -> Non
     assert doc_ids["maxItems"] == settings.max_filter_ids
     assert schemas["AskRequest"]["properties"]["top_k"]["anyOf"][0]["type"] == "integer"
     events = spec["paths"]["/ask"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
-    refs = {r["$ref"].rsplit("/", 1)[-1] for r in events["oneOf"]}
-    assert refs == {"TokenEvent", "CitationsEvent", "Answer"} and refs <= set(schemas)
+    names = {e["properties"]["event"]["const"]: e["properties"]["data"] for e in events["oneOf"]}
+    refs = {name: data["contentSchema"]["$ref"].rsplit("/", 1)[-1] for name, data in names.items()}
+    assert refs == {"token": "TokenEvent", "citations": "CitationsEvent", "done": "Answer", "error": "ErrorResponse"}
+    assert set(refs.values()) <= set(schemas)
     assert schemas["TokenEvent"]["properties"]["text"]["type"] == "string"
     chat = spec["paths"]["/v1/chat/completions"]["post"]["responses"]["200"]["content"]["text/event-stream"]
-    assert chat["schema"]["$ref"].endswith("/ChatCompletionChunk") and "ChatCompletionChunk" in schemas
+    chunk, done, _ = (e["properties"]["data"] for e in chat["schema"]["oneOf"])
+    assert chunk["contentSchema"]["$ref"].endswith("/ChatCompletionChunk") and "ChatCompletionChunk" in schemas
+    assert done == {"const": "[DONE]"}
     assert "Citation" in schemas  # what CitationsEvent refers to
