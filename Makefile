@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 HOST := $(or $(ASSISTANT_HOST),127.0.0.1)
 PORT := $(or $(ASSISTANT_PORT),8000)
 
-.PHONY: install address run index serve test test-fast lint bench bench-quality browser screenshot clean
+.PHONY: install address run index serve test test-fast lint bench bench-inputs bench-quality browser screenshot clean
 
 $(STAMP): pyproject.toml Makefile
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -56,6 +56,10 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m eval.bench
+
+# hostile inputs (empty-paragraph DOCX, one-line 5 MB text, ...): outcome and read/chunk time -> reports/inputs.{json,md}
+bench-inputs: install
+	$(BIN)/python -m eval.bench_inputs
 
 bench-quality: install
 	$(BIN)/assistant eval --beir ../shared/datasets/scifact --split test
