@@ -19,7 +19,6 @@ from assistant.config import get_settings
 from assistant.service import Assistant
 from index.embeddings import Embedder
 from tests.conftest import DEMO_DIR, REPO
-from tests.loopback import free_port, wait_for_http
 
 # TestClient sends `Host: testserver`: the tests allow it explicitly (the default allows loopback names only).
 TEST_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
@@ -123,37 +122,9 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A real `assistant serve` process on a free loopback port, with an API key and a 1 MB upload limit."""
+    from tests.assistant.served import serving  # served.py uses this module's `run`
+
     data_dir = tmp_path_factory.mktemp("serve-index")
-    port = free_port()
     key = "test-key-" + os.urandom(6).hex()
-    env = {
-        **os.environ,
-        "ASSISTANT_DATA_DIR": str(data_dir),
-        "ASSISTANT_API_KEY": key,
-        "ASSISTANT_MAX_UPLOAD_MB": "1",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    log_path = data_dir.parent / f"serve-{port}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        problem = wait_for_http(proc, f"{url}/health", timeout=300, headers={"X-API-Key": key})
-        if problem is not None:
-            pytest.fail(f"`assistant serve` {problem}:\n{log_path.read_text()[-3000:]}")
-        yield LiveServer(url=url, api_key=key, data_dir=data_dir)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(data_dir, api_key=key, max_upload_mb="1") as served:
+        yield LiveServer(url=served.url, api_key=key, data_dir=data_dir)
