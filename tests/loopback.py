@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
+import pytest
+import uvicorn
 
 
 def free_port() -> int:
@@ -37,3 +43,23 @@ def wait_for_http(
         if time.monotonic() > deadline:
             return f"did not answer {url} within {timeout:.0f} s"
         time.sleep(interval)
+
+
+@contextmanager
+def serve_app(app: Any, **config: Any) -> Iterator[str]:
+    """``app`` served by a real uvicorn in a thread on a free loopback port (``config``: more uvicorn.Config
+    options); yields its base URL and stops the server afterwards."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
+    thread = threading.Thread(target=server.run, name="test-server", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("the server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

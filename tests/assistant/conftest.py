@@ -69,6 +69,15 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+def consistent(svc: Assistant) -> set[str]:
+    """Check the catalog, the vector index and the lexical index hold the same documents and chunks; their ids."""
+    ids = {d.id for d in svc.documents()}
+    assert svc.vector.doc_ids() == ids
+    assert svc.lexical.doc_ids() == ids
+    assert svc.vector.count() == svc.lexical.count() == sum(d.chunks for d in svc.documents())
+    return ids
+
+
 @pytest.fixture(scope="session")
 def sse() -> Callable[[Iterable[str]], list[SSEvent]]:
     return parse_sse

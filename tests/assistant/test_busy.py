@@ -4,20 +4,16 @@ unauthenticated clients are answered without the server waiting for their bytes.
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from assistant.api import create_app, http_protocol
 from assistant.service import Assistant
-from tests.loopback import free_port
+from tests.loopback import serve_app
 
 FACT = (
     "# Lighthouse log\n\nThe Gull Point lighthouse was kept by Tomas Brandt from 1981 to 1990. "
@@ -25,24 +21,6 @@ FACT = (
 )
 QUESTION = "Who kept the Gull Point lighthouse?"
 WRITERS = 45  # more than AnyIO's 40 default threads
-
-
-@contextmanager
-def serving(app: Any, **config: Any) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread on a free loopback port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
-    thread = threading.Thread(target=server.run, name="busy-server", daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                pytest.fail("the server did not start")
-            thread.join(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture
@@ -58,7 +36,7 @@ def test_blocked_writers_never_starve_readers(lighthouse: Assistant) -> None:
     """45 uploads and deletes wait on a write lock the test holds; /health and /ask still answer, and every write
     ends (503 with Retry-After while the index is held)."""
     doc_id = lighthouse.documents()[0].id
-    with serving(create_app(lighthouse, lighthouse.settings, ui=False)) as url:
+    with serve_app(create_app(lighthouse, lighthouse.settings, ui=False)) as url:
 
         def write(i: int) -> httpx.Response:
             with httpx.Client(base_url=url, timeout=120) as c:
@@ -96,7 +74,7 @@ def test_blocked_writers_never_starve_readers(lighthouse: Assistant) -> None:
 
 
 def test_writes_succeed_once_the_index_is_free(lighthouse: Assistant) -> None:
-    with serving(create_app(lighthouse, lighthouse.settings, ui=False)) as url, ThreadPoolExecutor(8) as pool:
+    with serve_app(create_app(lighthouse, lighthouse.settings, ui=False)) as url, ThreadPoolExecutor(8) as pool:
 
         def upload(i: int) -> httpx.Response:
             files = [("files", (f"tide{i}.txt", f"Tide table number {i} for Gull Point.".encode(), "text/plain"))]
@@ -136,7 +114,7 @@ def _raw(url: str, request: bytes, *, wait: float = 60.0) -> bytes:
 
 def test_unauthenticated_upload_is_refused_before_its_body(lighthouse: Assistant) -> None:
     settings = lighthouse.settings.model_copy(update={"api_key": "k" * 24})
-    with serving(create_app(lighthouse, settings, ui=False)) as url:
+    with serve_app(create_app(lighthouse, settings, ui=False)) as url:
         # headers of a 19 MB multipart upload, and not one byte of its body: the 401 must not wait for it
         head = (
             b"POST /documents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -148,7 +126,7 @@ def test_unauthenticated_upload_is_refused_before_its_body(lighthouse: Assistant
 
 
 def test_a_stalled_body_gets_408(lighthouse: Assistant) -> None:
-    with serving(create_app(lighthouse, lighthouse.settings, ui=False, body_timeout_s=1.0)) as url:
+    with serve_app(create_app(lighthouse, lighthouse.settings, ui=False, body_timeout_s=1.0)) as url:
         head = b"POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
         reply = _raw(url, head + b'{"question": ', wait=60)
         assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
@@ -160,7 +138,7 @@ def test_a_stalled_body_gets_408(lighthouse: Assistant) -> None:
 
 def test_slow_request_headers_are_cut_off(lighthouse: Assistant) -> None:
     app = create_app(lighthouse, lighthouse.settings, ui=False)
-    with serving(app, http=http_protocol(1.0)) as url:
+    with serve_app(app, http=http_protocol(1.0)) as url:
         reply = _raw(url, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", wait=60)
         assert b"<timed out>" not in reply  # the server closed the connection rather than wait for the rest
         assert not reply.startswith(b"HTTP/1.1 200")

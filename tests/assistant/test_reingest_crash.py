@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from assistant.service import Assistant
+from tests.assistant.conftest import consistent
 from tests.conftest import REPO
 
 MakeAssistant = Callable[..., Assistant]
@@ -51,12 +52,9 @@ def _write(corpus: Path, versions: dict[int, int]) -> None:
 
 def _indexed_versions(svc: Assistant) -> dict[int, int]:
     """Check the index is whole and agrees with itself; return {note: version} of what it holds."""
-    docs = svc.documents()
-    ids = {d.id for d in docs}
-    assert svc.vector.doc_ids() == ids
-    assert svc.lexical.doc_ids() == ids
-    assert svc.vector.count() == svc.lexical.count() == sum(d.chunks for d in docs)
+    consistent(svc)
     assert not svc.catalog.unfinished()
+    docs = svc.documents()
     versions: dict[int, int] = {}
     for d in docs:
         marks = {(int(v), int(k)) for v, k in _VERSION.findall(svc.document_text(d.id).text)}

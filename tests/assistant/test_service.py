@@ -21,6 +21,7 @@ from index.lock import DirectoryLock
 from index.vector import VectorIndex
 from ingest.chunking import split_sentences
 from ingest.loaders import read_document
+from tests.assistant.conftest import consistent
 from tests.chroma_server import ChromaServer
 from tests.conftest import DEMO_DIR, assert_verbatim_citations
 from tests.index.helpers import make_chunks
@@ -28,15 +29,6 @@ from tests.index.helpers import make_chunks
 FINAL_PUNCTUATION = re.compile(r"[.!?…][\"'”’»)\]]*$")
 
 MakeAssistant = Callable[..., Assistant]
-
-
-def _consistent(svc: Assistant) -> set[str]:
-    """The catalog, the vector index and the lexical index hold the same documents."""
-    ids = {d.id for d in svc.documents()}
-    assert svc.vector.doc_ids() == ids
-    assert svc.lexical.doc_ids() == ids
-    assert svc.vector.count() == svc.lexical.count() == sum(d.chunks for d in svc.documents())
-    return ids
 
 
 def _check_citations(svc: Assistant, answer: Answer) -> None:
@@ -50,17 +42,17 @@ def test_incremental_ingest_unchanged_changed_removed(tmp_path: Path, make_assis
 
     first = svc.ingest([corpus])
     assert len(first.added) == 2 and not first.errors
-    ids_before = _consistent(svc)
+    ids_before = consistent(svc)
 
     again = svc.ingest([corpus])
     assert len(again.unchanged) == 2 and not again.added and not again.replaced
-    assert _consistent(svc) == ids_before
+    assert consistent(svc) == ids_before
 
     changed = corpus / "tlg-us-refocuses-ai-chip-restrictions.txt"
     changed.write_text(changed.read_text() + "\n\nA brand-new paragraph about quantum sensors in Lisbon.\n")
     third = svc.ingest([corpus])
     assert third.replaced == (str(changed.resolve()),)
-    ids_after = _consistent(svc)
+    ids_after = consistent(svc)
     assert len(ids_after) == 2 and len(ids_after - ids_before) == 1  # old chunks gone, new ones in
     answer = svc.ask("quantum sensors in Lisbon")
     assert not answer.abstained and "Lisbon" in answer.answer
@@ -68,7 +60,7 @@ def test_incremental_ingest_unchanged_changed_removed(tmp_path: Path, make_assis
     changed.unlink()
     fourth = svc.ingest([corpus], prune=True)
     assert fourth.removed == (str(changed.resolve()),)
-    assert len(_consistent(svc)) == 1
+    assert len(consistent(svc)) == 1
 
 
 def test_documents_cut_by_other_chunk_settings_are_cut_again_on_ingest(
@@ -82,14 +74,14 @@ def test_documents_cut_by_other_chunk_settings_are_cut_again_on_ingest(
     data_dir = tmp_path / "index"
     svc = make_assistant(data_dir)
     svc.ingest([corpus])
-    ids = _consistent(svc)
+    ids = consistent(svc)
     counts = {d.id: d.chunks for d in svc.documents()}
     svc.close()
 
     smaller = make_assistant(data_dir, chunk_tokens=100)
     report = smaller.ingest([corpus])
     assert len(report.replaced) == 2 and not report.unchanged and not report.added
-    assert _consistent(smaller) == ids  # same content, same documents
+    assert consistent(smaller) == ids  # same content, same documents
     assert all(d.chunks > counts[d.id] for d in smaller.documents())
     again = smaller.ingest([corpus])
     assert len(again.unchanged) == 2 and not again.replaced
@@ -98,7 +90,7 @@ def test_documents_cut_by_other_chunk_settings_are_cut_again_on_ingest(
         smaller.catalog.set_fingerprint(entry.id, entry.fingerprint.split("|")[0])
     upgraded = smaller.ingest([corpus])
     assert len(upgraded.replaced) == 2
-    assert _consistent(smaller) == ids
+    assert consistent(smaller) == ids
     assert not smaller.ask("What replaced the AI Diffusion Rule?").abstained
 
 
@@ -113,7 +105,7 @@ def test_bad_files_are_reported_and_the_rest_ingests(tmp_path: Path, make_assist
     assert len(report.added) == 1
     assert set(Path(p).name for p in report.errors) == {"data.xyz", "broken.pdf"}
     assert all("\n" not in reason for reason in report.errors.values())
-    _consistent(svc)
+    consistent(svc)
 
 
 def test_interrupted_ingest_is_rolled_back(
@@ -124,7 +116,7 @@ def test_interrupted_ingest_is_rolled_back(
     data_dir = tmp_path / "index"
     svc = make_assistant(data_dir)
     svc.ingest([corpus / "cgtn-us-chip-guidance-huawei.txt"])
-    kept = _consistent(svc)
+    kept = consistent(svc)
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("power cut")
@@ -136,9 +128,9 @@ def test_interrupted_ingest_is_rolled_back(
     svc.close()
 
     reopened = make_assistant(data_dir)
-    assert _consistent(reopened) == kept
+    assert consistent(reopened) == kept
     assert reopened.ingest([corpus]).added  # the interrupted file ingests on the next run
-    assert len(_consistent(reopened)) == 2
+    assert len(consistent(reopened)) == 2
 
 
 def test_delete_removes_from_both_indexes(make_assistant: MakeAssistant) -> None:
@@ -146,7 +138,7 @@ def test_delete_removes_from_both_indexes(make_assistant: MakeAssistant) -> None
     svc.ingest([DEMO_DIR])
     doc = svc.documents()[0]
     svc.delete(doc.id)
-    assert doc.id not in _consistent(svc)
+    assert doc.id not in consistent(svc)
     with pytest.raises(DocumentNotFound):
         svc.delete(doc.id)
     with pytest.raises(DocumentNotFound):
@@ -393,11 +385,11 @@ def test_one_service_at_a_time_on_a_directory(tmp_path: Path, make_assistant: Ma
         make_assistant(tmp_path / "idx")
     # the first one is untouched and still writes
     assert svc.ingest([DEMO_DIR]).added
-    assert len(_consistent(svc)) == 2
+    assert len(consistent(svc)) == 2
     svc.close()
     svc.close()  # twice is harmless
     reopened = make_assistant(tmp_path / "idx")
-    assert len(_consistent(reopened)) == 2
+    assert len(consistent(reopened)) == 2
 
 
 def test_stream_yields_text_then_the_answer(demo_assistant: Assistant) -> None:
@@ -415,7 +407,7 @@ def test_the_service_on_a_chroma_server(
     on_server = {"chroma_url": chroma_server.url, "collection": f"svc-{uuid.uuid4().hex[:10]}"}
     svc = make_assistant(tmp_path / "a", **on_server)
     assert len(svc.ingest([DEMO_DIR]).added) == 2
-    assert len(_consistent(svc)) == 2
+    assert len(consistent(svc)) == 2
     assert not (tmp_path / "a" / "chroma").exists()  # nothing embedded
     answer = svc.ask("What replaced the Diffusion Rule?")
     assert not answer.abstained and "Huawei" in answer.answer
@@ -427,7 +419,7 @@ def test_the_service_on_a_chroma_server(
 
     chroma_server.restart()
     reopened = make_assistant(tmp_path / "a", **on_server)
-    assert len(_consistent(reopened)) == 2
+    assert len(consistent(reopened)) == 2
     again = reopened.ask("What replaced the Diffusion Rule?")
     assert [c.quote for c in again.citations] == [c.quote for c in answer.citations]
 

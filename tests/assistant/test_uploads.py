@@ -21,6 +21,7 @@ from assistant.errors import DocumentNotFound, UnsupportedUpload, UploadFailed, 
 from assistant.service import Assistant
 from assistant.types import UploadResult
 from assistant.uploads import is_stored_name, safe_filename, stored_name
+from tests.assistant.conftest import consistent
 from tests.conftest import DEMO_DIR
 
 MakeAssistant = Callable[..., Assistant]
@@ -48,14 +49,6 @@ def _stored(svc: Assistant) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
 
 
-def _consistent(svc: Assistant) -> set[str]:
-    ids = {d.id for d in svc.documents()}
-    assert svc.vector.doc_ids() == ids
-    assert svc.lexical.doc_ids() == ids
-    assert svc.vector.count() == svc.lexical.count() == sum(d.chunks for d in svc.documents())
-    return ids
-
-
 def _note(subject: str) -> str:
     return f"Notes on {subject}\n\nThe committee met on Tuesday and agreed that {subject} is due for repair in May.\n"
 
@@ -77,7 +70,7 @@ def test_names_that_look_alike_are_different_documents(make_assistant: MakeAssis
     for r, name in zip(results, names, strict=True):
         assert svc.document_text(r.id).source == name
         assert f"subject {names.index(name)}" in svc.document_text(r.id).text
-    _consistent(svc)
+    consistent(svc)
 
 
 def test_the_same_name_again_replaces_its_document(make_assistant: MakeAssistant) -> None:
@@ -99,7 +92,7 @@ def test_the_same_name_again_replaces_its_document(make_assistant: MakeAssistant
     with pytest.raises(DocumentNotFound):
         svc.document(first.id)
     assert set(_stored(svc)) == {Path(second.saved_as).name, Path(again.saved_as).name}
-    _consistent(svc)
+    consistent(svc)
 
 
 def test_a_failed_upload_leaves_the_previous_version(make_assistant: MakeAssistant) -> None:
@@ -125,7 +118,7 @@ def test_a_failed_upload_leaves_the_previous_version(make_assistant: MakeAssista
     with pytest.raises(UploadFailed, match="characters long"):
         _upload(svc, "x" * 300 + ".txt", _note("the name"))
     assert _stored(svc) == before
-    _consistent(svc)
+    consistent(svc)
 
 
 def test_a_copy_of_another_document_is_a_document_of_its_own(tmp_path: Path, make_assistant: MakeAssistant) -> None:
@@ -150,7 +143,7 @@ def test_a_copy_of_another_document_is_a_document_of_its_own(tmp_path: Path, mak
         (tmp_path / folder / "same.txt").write_text(_note("the lock gates"))
     report = svc.ingest([tmp_path / "a", tmp_path / "b"])
     assert len(report.added) == 2 and len(set(report.ids.values())) == 2
-    assert len(_consistent(svc)) == 3
+    assert len(consistent(svc)) == 3
 
 
 def test_delete_removes_the_stored_upload_unless_shared(make_assistant: MakeAssistant) -> None:
@@ -167,7 +160,7 @@ def test_delete_removes_the_stored_upload_unless_shared(make_assistant: MakeAssi
     assert Path(two.saved_as).name in _stored(svc)
     svc.delete(two.id)
     assert set(_stored(svc)) == {Path(kept.saved_as).name}
-    _consistent(svc)
+    consistent(svc)
 
 
 def test_ingesting_the_upload_folder_brings_back_nothing_deleted(tmp_path: Path, make_assistant: MakeAssistant) -> None:
@@ -198,7 +191,7 @@ def test_ingesting_the_upload_folder_brings_back_nothing_deleted(tmp_path: Path,
     assert smaller.ingest([folder]).unchanged == ("upload:kept.txt",)
     # a later upload of the same name still replaces it (the folder ingest kept its identity)
     assert _upload(smaller, "kept.txt", _note("the aqueduct")).status == "replaced"
-    assert len(_consistent(smaller)) == 1
+    assert len(consistent(smaller)) == 1
 
 
 @pytest.fixture
@@ -271,4 +264,4 @@ def test_the_caps_of_the_settings_fail_the_file_not_the_service(tmp_path: Path, 
     (tmp_path / "long.txt").write_text(long_text)
     report = svc.ingest([tmp_path / "long.txt"])
     assert not report.added and "long.txt" in report.errors[str(tmp_path / "long.txt")]
-    assert len(_consistent(svc)) == 1
+    assert len(consistent(svc)) == 1

@@ -21,7 +21,7 @@ from assistant.api import UI_PATH, create_app
 from assistant.config import get_settings
 from assistant.service import Assistant
 from index.embeddings import Embedder
-from tests.ui.conftest import serving
+from tests.loopback import serve_app
 
 SECRET_CODE = "7413-" + uuid.uuid4().hex[:6]
 SECRET = f"# Reactor notes\n\nThe launch code of the Zorblat tidal reactor in Quixville is {SECRET_CODE}.\n"
@@ -39,7 +39,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ite
 
 @pytest.fixture(scope="module")
 def url(service: Assistant) -> Iterator[str]:
-    with serving(create_app(service, service.settings)) as base:
+    with serve_app(create_app(service, service.settings)) as base:
         yield base
 
 
@@ -140,7 +140,7 @@ def test_a_real_upload_is_indexed_and_its_temporary_copy_deleted(url: str) -> No
 
 def test_ui_uploads_have_the_apis_types_and_limits(service: Assistant) -> None:
     settings = service.settings.model_copy(update={"max_upload_mb": 0.01})  # 10 KiB
-    with serving(create_app(service, settings)) as base:
+    with serve_app(create_app(service, settings)) as base:
         before = documents(base)
         gradio = f"{base}{UI_PATH}/gradio_api"
         too_big = httpx.post(f"{gradio}/upload", files=[("files", ("big.txt", b"word " * 5000, "text/plain"))])
@@ -175,7 +175,7 @@ def test_ui_uploads_have_the_apis_types_and_limits(service: Assistant) -> None:
 
 def test_ui_uploads_need_the_key_when_one_is_set(service: Assistant) -> None:
     settings = service.settings.model_copy(update={"api_key": "ui-secret-key"})
-    with serving(create_app(service, settings)) as base:
+    with serve_app(create_app(service, settings)) as base:
         gradio = f"{base}{UI_PATH}/gradio_api"
         refused = httpx.post(f"{gradio}/upload", files=[("files", ("n.md", NOTES.encode(), "text/markdown"))])
         assert refused.status_code == 401
