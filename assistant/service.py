@@ -539,6 +539,7 @@ class Assistant:
             chunks=entry.chunks,
             ingested_at=entry.ingested_at,
             pages=entry.pages or 0,
+            meta={k: v for k, v in entry.meta.items() if k != "running"},
         )
 
     # ------------------------------------------------------------------ writes
@@ -772,7 +773,7 @@ class Assistant:
 
     def _add_chunks(self, chunks: Sequence[Chunk], *, progress: bool = False) -> None:
         if chunks:
-            embeddings = self.embedder.embed([c.text for c in chunks], progress=progress and len(chunks) > 512)
+            embeddings = self.embedder.embed([c.indexed_text for c in chunks], progress=progress and len(chunks) > 512)
             self.vector.add(chunks, embeddings)
             self.lexical.add(chunks)
 

@@ -37,6 +37,8 @@ class Document(_Frozen):
     source: str
     text: str
     pages: tuple[Page, ...] = ()
+    # ``ingest.metadata`` keys: entity (who the document is by or about), form ("10-Q"), period ("Q3 2023",
+    # "FY2022"), period_end / date (ISO dates), running (running header/footer lines removed from the pages)
     meta: dict[str, Any] = Field(default_factory=dict)
 
     def page_at(self, offset: int) -> int | None:
@@ -47,7 +49,13 @@ class Document(_Frozen):
 
 
 class Chunk(_Frozen):
-    """A contiguous span of a document's text: ``doc.text[start:end] == text``."""
+    """A contiguous span of a document's text: ``doc.text[start:end] == text``.
+
+    ``meta`` keys set at ingest: ``title`` (its document's), ``section`` (the heading path it sits under,
+    " › "-joined), ``context`` (the one-line header indexed with it: document title, period, section),
+    ``kind`` ("table" for serialised table rows), ``boilerplate`` (the kind of boilerplate it is, e.g.
+    "certification"; absent for ordinary text).
+    """
 
     id: str
     doc_id: str
@@ -55,6 +63,15 @@ class Chunk(_Frozen):
     start: int
     end: int
     meta: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def indexed_text(self) -> str:
+        """What the dense and lexical indexes see: the context header (if any), then the text.
+
+        Citations and quotes always come from ``text``; the header only helps find the chunk.
+        """
+        context = str(self.meta.get("context") or "").strip()
+        return f"{context}\n{self.text}" if context else self.text
 
 
 class Passage(_Frozen):
@@ -130,6 +147,8 @@ class DocumentInfo(_Frozen):
     chunks: int
     ingested_at: str
     pages: int = 0
+    # what ingest found out about the document (``ingest.metadata``): entity, form, period, period_end, date, ...
+    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class UploadResult(_Frozen):

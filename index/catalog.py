@@ -31,9 +31,10 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
+from typing import Any
 
 from assistant.types import Document, Page
 
@@ -67,7 +68,8 @@ CREATE INDEX IF NOT EXISTS documents_origin ON documents(origin);
 CREATE INDEX IF NOT EXISTS documents_stored ON documents(stored);
 """
 _COLUMNS = (
-    "id, source, title, chunks, fingerprint, state, ingested_at, json_array_length(pages), origin, stored, replaces"
+    "id, source, title, chunks, fingerprint, state, ingested_at, json_array_length(pages), origin, stored, replaces,"
+    " meta"
 )
 
 
@@ -84,6 +86,7 @@ class CatalogEntry:
     origin: str = ""
     stored: str = ""
     replaces: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # the document's meta (entity, form, period, ...)
 
 
 class Catalog:
@@ -213,7 +216,7 @@ class Catalog:
 
     def _entries(self, where: str, args: tuple[str, ...]) -> list[CatalogEntry]:
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM documents {where} ORDER BY source, id", args).fetchall()
-        return [CatalogEntry(*row) for row in rows]
+        return [CatalogEntry(*row[:-1], json.loads(row[-1] or "{}")) for row in rows]
 
     def _migrate(self) -> None:
         """Catalogs written before origins: add the columns; the origin is the old (absolute) source, and what is

@@ -92,7 +92,7 @@ class LexicalIndex:
         """Add chunks; a chunk id already present is replaced."""
         if not chunks:
             return
-        tokens = self._tokenize([c.text for c in chunks])
+        tokens = self._tokenize([c.indexed_text for c in chunks])
         with self._lock:
             for chunk, toks in zip(chunks, tokens, strict=True):
                 self._chunks[chunk.id] = chunk
@@ -175,7 +175,8 @@ class LexicalIndex:
             return _Built()
         missing = [c for c in chunks if c.id not in self._tokens]  # e.g. chunks loaded from disk
         if missing:
-            self._tokens.update(zip((c.id for c in missing), self._tokenize([c.text for c in missing]), strict=True))
+            tokens = self._tokenize([c.indexed_text for c in missing])
+            self._tokens.update(zip((c.id for c in missing), tokens, strict=True))
         vocab: dict[str, int] = {}
         corpus_ids: list[list[int]] = []
         for chunk in chunks:

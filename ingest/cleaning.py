@@ -386,7 +386,9 @@ def _reflow(lines: list[str], width: float) -> list[str]:
     return "\n".join(out).split("\n")
 
 
-def clean_pages(pages: Sequence[str], *, check: Callable[[], None] | None = None) -> list[str]:
+def clean_pages(
+    pages: Sequence[str], *, check: Callable[[], None] | None = None, running_out: list[str] | None = None
+) -> list[str]:
     """Clean the text of each page of a paginated document (one string per input page).
 
     Besides the line rules of ``clean_text`` (without the repeated-line and
@@ -395,7 +397,9 @@ def clean_pages(pages: Sequence[str], *, check: Callable[[], None] | None = None
     in their digits, and do not also fill the pages' bodies) are removed, and
     hard-wrapped lines are joined into paragraphs (de-hyphenating words split at
     a line end). A page with text never loses all of it to the running-line rule.
-    ``check`` is called between pages (a deadline check may raise from it).
+    ``check`` is called between pages (a deadline check may raise from it). ``running_out``, when given,
+    receives one example of each running header/footer removed (its first occurrence, as written): what
+    they say (company, form, period) is document metadata even though it is not body text.
     """
     tick = check or _no_check
     split: list[list[str]] = []
@@ -406,9 +410,17 @@ def clean_pages(pages: Sequence[str], *, check: Callable[[], None] | None = None
     lengths = sorted(len(line) for lines in split for line in lines if line)
     width = float(lengths[int(0.9 * (len(lengths) - 1))]) if lengths else 0.0
     cleaned: list[str] = []
+    examples: dict[str, str] = {}
     for lines in split:
         if running:
+            if running_out is not None:
+                for i in _zone(lines):
+                    key = _page_key(lines[i])
+                    if key in running and key not in examples:
+                        examples[key] = lines[i].strip()
             lines = _drop_running(lines, running)
         cleaned.append(_assemble(_filter(_reflow(lines, width), repeated=False, footer=False)))
         tick()
+    if running_out is not None:
+        running_out.extend(examples.values())
     return cleaned

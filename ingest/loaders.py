@@ -32,6 +32,7 @@ from ingest.errors import (
     UnreadableFile,
     UnsupportedFileType,
 )
+from ingest.metadata import describe_document
 
 __all__ = ["SUPPORTED_SUFFIXES", "discover", "document_id", "read_document", "title_from_text"]
 
@@ -103,6 +104,7 @@ class _Loaded(NamedTuple):
     text: str
     title: str | None
     pages: tuple[Page, ...] = ()
+    running: tuple[str, ...] = ()  # running headers/footers removed from the pages (one example each)
 
 
 def document_id(text: str) -> str:
@@ -579,7 +581,8 @@ def _load_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
         raise UnreadableFile(
             f"{source}: the PDF has no text layer ({len(raw)} page(s) of images or scans?); run OCR on it first"
         )
-    cleaned = clean_pages(raw, check=limits.check)
+    running: list[str] = []
+    cleaned = clean_pages(raw, check=limits.check, running_out=running)
     parts: list[str] = []
     pages: list[Page] = []
     offset = 0
@@ -604,7 +607,7 @@ def _load_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
         meta_title = None
     if meta_title and _MEANINGFUL.search(str(meta_title)) and not _JUNK_PDF_TITLE.match(str(meta_title).strip()):
         title = str(meta_title)
-    return _Loaded(text, title, tuple(pages))
+    return _Loaded(text, title, tuple(pages), tuple(running))
 
 
 # ---------------------------------------------------------------- DOCX
@@ -780,12 +783,18 @@ def read_document(
         ) from exc
     if not loaded.text.strip():
         raise UnreadableFile(f"{source}: no text left after extraction and cleaning")
-    title = _meaningful(loaded.title) or title_from_text(loaded.text) or path.stem
+    fallback = _meaningful(loaded.title) or title_from_text(loaded.text) or path.stem
+    described = describe_document(
+        loaded.text, pages=loaded.pages, running=loaded.running, title=_meaningful(loaded.title), source=source
+    )
+    meta: dict[str, object] = {"suffix": suffix, "bytes": len(data), **described.meta}
+    if loaded.running:
+        meta["running"] = list(loaded.running)
     return Document(
         id=document_id(loaded.text),
-        title=title,
+        title=described.title or fallback,
         source=source,
         text=loaded.text,
         pages=loaded.pages,
-        meta={"suffix": suffix, "bytes": len(data)},
+        meta=meta,
     )
