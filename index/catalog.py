@@ -89,6 +89,14 @@ class CatalogEntry:
     meta: dict[str, Any] = field(default_factory=dict)  # the document's meta (entity, form, period, ...)
 
 
+def _entry(row: tuple[Any, ...]) -> CatalogEntry:
+    id_, source, title, chunks, fingerprint, state, ingested_at, pages, origin, stored, replaces, meta = row
+    return CatalogEntry(
+        id_, source, title, chunks, fingerprint, state, ingested_at, pages, origin, stored, replaces,
+        json.loads(meta or "{}"),
+    )
+
+
 class Catalog:
     """Persistent registry of documents; one row per document id."""
 
@@ -216,7 +224,7 @@ class Catalog:
 
     def _entries(self, where: str, args: tuple[str, ...]) -> list[CatalogEntry]:
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM documents {where} ORDER BY source, id", args).fetchall()
-        return [CatalogEntry(*row[:-1], json.loads(row[-1] or "{}")) for row in rows]
+        return [_entry(row) for row in rows]
 
     def _migrate(self) -> None:
         """Catalogs written before origins: add the columns; the origin is the old (absolute) source, and what is
