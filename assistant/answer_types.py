@@ -21,6 +21,7 @@ __all__ = [
     "asks_for_explanation",
     "cue_reference",
     "expected_type",
+    "is_table_row",
     "type_evidence",
     "type_words",
 ]
@@ -91,6 +92,15 @@ _MONEY_WORDS = frozenset(
     "cost costs price pay paid spend spent invest invested worth money charge charged fund funded raise raised "
     "earn earned fine fined revenue budget sell sold buy bought".split()
 )
+# "how much did X cut its costs": a change is answered by a percentage ("by roughly 40 percent") as well as by
+# an amount, so such a question wants a number of any kind, not money
+_CHANGE_WORDS = frozenset(
+    """cut cuts cutting reduce reduces reduced reducing lower lowered lowers increase increases increased
+    decrease decreases decreased rise rises rose risen fall falls fell fallen grow grows grew grown drop drops
+    dropped decline declines declined change changes changed improve improves improved gain gains gained jump
+    jumps jumped climb climbs climbed shrink shrinks shrank shrunk expand expands expanded boost boosts boosted
+    slash slashes slashed trim trims trimmed exceed exceeds exceeded differ differs differed""".split()
+)
 _SUBSTITUTION_Q = re.compile(
     r"\b(?:replac\w*|succeed(?:ed|s)?|successor|supersed\w*|supplant\w*|took the place|take the place|"
     r"takes the place|came after|comes after|in place of|instead of|alternative)\b"
@@ -134,6 +144,8 @@ def expected_type(question: str) -> AnswerType | None:
         if nxt == "many":
             return AnswerType.NUMBER
         if nxt == "much":
+            if _CHANGE_WORDS.intersection(rest) or words[at - 1 : at] == ["by"]:
+                return AnswerType.NUMBER  # by how much it changed: an amount or a percentage
             return AnswerType.MONEY if _MONEY_WORDS.intersection(rest) else AnswerType.NUMBER
         if nxt == "long":
             return AnswerType.DURATION
@@ -247,6 +259,30 @@ _PATTERNS: dict[AnswerType, list[tuple[re.Pattern[str], float]]] = {
         (re.compile(rf"(?:{_NUM}|\b(?:{_NUMBER_WORDS}))\s*(?:%|percent\b|per cent\b|percentage points?\b)"), 1.0),
     ],
 }
+
+# Forms a text really uses for a value of a strict type besides the canonical one (weights measured with the
+# abstention calibration, docs/abstention.md): "how much ..." is also answered by a percentage (the share of
+# revenue) and by a plain number where the text states its unit once ("(in millions)", "$ in thousands");
+# a rate by a plain number in a table row whose header carries the "%".
+_COMPATIBLE: dict[AnswerType, list[tuple[re.Pattern[str], float]]] = {
+    AnswerType.MONEY: [
+        (_PATTERNS[AnswerType.PERCENT][0][0], 0.5),
+        (re.compile(rf"{_NUM}(?=.*\(?\$?\s*in\s+(?:millions|thousands|billions)\b)", re.IGNORECASE), 0.8),
+        (re.compile(rf"\b(?:in\s+(?:millions|thousands|billions))\b.*?({_NUM})", re.IGNORECASE), 0.8),
+    ],
+    AnswerType.PERCENT: [(re.compile(r"\b\d+(?:\.\d+)?\s*(?:basis points|bps)\b", re.IGNORECASE), 0.8)],
+}
+_ROW_VALUE_WEIGHT = 0.8  # a number in a table row, for a money or rate question (the unit is in a header)
+# a table row as ingest serialises it: "label — header: value; header: value" on one line, a value with a digit
+_TABLE_ROW = re.compile(r"^[^\n]*?\S\s+—\s+[^\n:]*?:\s*[^\n]*?\d[^\n]*$")
+_ROW_VALUES = re.compile(r":\s*([^;:]*?\d[^;:]*?)(?=;|$)")
+
+
+def is_table_row(line: str) -> bool:
+    """Whether ``line`` is a serialised table row ("Net sales — 2023: $ 81,797; 2022: $ 82,959"): a complete
+    statement of values although it has no sentence-final punctuation."""
+    return _TABLE_ROW.match(line.strip()) is not None
+
 
 _CAP_RUN = re.compile(r"\b[A-Z][\w'’&.-]*(?:\s+(?:of|and|for|the|de|&)?\s*[A-Z][\w'’&.-]*)*")
 _MODEL_NAME = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]{2,}\b")  # H100, 910D, GPT4
@@ -384,15 +420,24 @@ def type_evidence(sentence: str, answer_type: AnswerType, exclude: Collection[st
     excluded = {w.lower() for w in exclude}
     if answer_type in _PATTERNS:
         asides = _unrelated_asides(sentence, excluded)
-        return max(
+        found = max(
             (
                 w * (_ASIDE_WEIGHT if any(lo <= m.start() < hi for lo, hi in asides) else 1.0)
-                for p, w in _PATTERNS[answer_type]
+                for p, w in [*_PATTERNS[answer_type], *_COMPATIBLE.get(answer_type, [])]
                 for m in p.finditer(sentence)
-                if _new(m.group(), excluded)
+                if _new(m.group(m.lastindex or 0), excluded)
             ),
             default=0.0,
         )
+        if (
+            answer_type in (AnswerType.MONEY, AnswerType.PERCENT)
+            and found < _ROW_VALUE_WEIGHT
+            and is_table_row(sentence)
+        ):
+            values = (m.group(1) for m in _ROW_VALUES.finditer(sentence.strip()))
+            if any(re.search(_NUM, v) and _new(v, excluded) for v in values):
+                found = _ROW_VALUE_WEIGHT
+        return found
     if answer_type in (AnswerType.ORGANIZATION, AnswerType.NAME):
         return _names(sentence, excluded)
     if answer_type == AnswerType.PERSON:

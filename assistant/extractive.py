@@ -62,6 +62,7 @@ from assistant.answer_types import (
     asks_for_explanation,
     cue_reference,
     expected_type,
+    is_table_row,
     type_evidence,
     type_words,
 )
@@ -117,6 +118,8 @@ _LOOKBACK = 25
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'-]*)+")
 _FINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
 _CACHE_SIZE = 20_000
+# chunk meta that names its document (ingest sets title and context; entity, form, period if it copies them)
+_LABEL_KEYS = ("title", "context", "entity", "form", "period")
 
 
 @dataclass(frozen=True)
@@ -218,9 +221,30 @@ class _Term:
     entity: bool  # a name, acronym or number: the question is about it, so the passages must mention it
 
 
+# a word joined to another by a hyphen, an ampersand or a slash where the compound has a digit or a one-letter
+# part ("10-Qs", "R&D", "S&P", "COVID-19"): a piece of a compound, not a name by itself
+_COMPOUND = re.compile(r"[A-Za-z0-9]+(?:[-&/][A-Za-z0-9]+)+")
+# a period ("Q1", "FY2023", "H2") or a currency code: it says when or in what unit, and texts write it in other
+# words ("the first quarter", "fiscal 2023", "$"), so it is no name the passages must repeat
+_NOT_NAMES = re.compile(r"(?:Q[1-4]|H[12]|FY\d{2}(?:\d{2})?|USD|EUR|GBP|JPY|CNY|RMB)", re.IGNORECASE)
+
+
+def _fragments(question: str) -> set[str]:
+    """Words of ``question`` that are pieces of a compound with a digit or a one-letter part ("10-Qs" -> "10",
+    "Qs"; "R&D" -> "R", "D")."""
+    text = _DOTTED.sub(lambda m: m.group().replace(".", ""), question)
+    out: set[str] = set()
+    for m in _COMPOUND.finditer(_POSSESSIVE.sub("", text)):
+        parts = re.split(r"[-&/]", m.group())
+        if any(c.isdigit() for c in m.group()) or "&" in m.group() or min(len(x) for x in parts) == 1:
+            out.update(parts)
+    return out
+
+
 def _question_terms(question: str, skip: set[str]) -> list[_Term]:
     words = _words(question)
     mixed_case = any(c.isupper() for c in question[1:]) and any(c.islower() for c in question)
+    fragments = _fragments(question)
     terms: dict[str, _Term] = {}
     for i, w in enumerate(words):
         low = w.lower()
@@ -230,8 +254,11 @@ def _question_terms(question: str, skip: set[str]) -> list[_Term]:
         if (following == "to" and low in _CATENATIVE) or (following == "up" and low in _END):
             continue  # "want to drop" asks about dropping; "end up reinforcing" about reinforcing
         stem = _STEMMER.stemWord(low)
-        entity = any(c.isdigit() for c in w) or (
-            mixed_case and ((i > 0 and w[0].isupper()) or (len(w) > 1 and w.isupper()))
+        entity = (
+            len(w) > 1
+            and w not in fragments
+            and _NOT_NAMES.fullmatch(w) is None
+            and (any(c.isdigit() for c in w) or (mixed_case and ((i > 0 and w[0].isupper()) or w.isupper())))
         )
         if stem not in terms or entity:
             terms[stem] = _Term(stem, w, entity)
@@ -298,11 +325,39 @@ class _Quote(NamedTuple):
         return self.chunk.start + self.start
 
 
+_FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _figures(text: str) -> set[str]:
+    """The numbers a sentence states, as written ("4.1", "2,300")."""
+    return set(_FIGURE.findall(text))
+
+
+def _segments(chunk: Chunk) -> list[tuple[int, int]]:
+    """The sentences of a chunk, with each serialised table row a sentence of its own: a row has no final
+    punctuation, so the sentence splitter glues it to the rows and the heading around it."""
+    text = chunk.text
+    out: list[tuple[int, int]] = []
+    for start, end in split_sentences(text):
+        span = text[start:end]
+        if "\n" not in span or not any(is_table_row(line) for line in span.splitlines()):
+            out.append((start, end))
+            continue
+        at = start
+        for line in span.splitlines(keepends=True):
+            lo = at + len(line) - len(line.lstrip())
+            hi = at + len(line.rstrip())
+            if hi > lo:
+                out.append((lo, hi))
+            at += len(line)
+    return out
+
+
 def _document_sentences(chunks: Sequence[Chunk]) -> list[_Quote]:
     """The sentences of a document's chunks, each once (chunks overlap), in reading order."""
     seen: dict[int, _Quote] = {}
     for chunk in chunks:
-        for start, end in split_sentences(chunk.text):
+        for start, end in _segments(chunk):
             seen.setdefault(chunk.start + start, _Quote(chunk, start, end, 0.0))
     return [seen[k] for k in sorted(seen)]
 
@@ -443,7 +498,7 @@ class ExtractiveAnswerer:
         for rank, passage in enumerate(passages):
             chunk = passage.chunk
             previous = -1
-            for start, end in split_sentences(chunk.text):
+            for start, end in _segments(chunk):
                 key = (chunk.doc_id, chunk.start + start)
                 i = index.get(key)
                 if i is None:
@@ -460,7 +515,7 @@ class ExtractiveAnswerer:
                             text,
                             key,
                             quotable=len(words) >= 4,
-                            heading=_FINAL.search(text) is None,
+                            heading=_FINAL.search(text) is None and not is_table_row(text),
                             opens=first in _OPENERS or _OPENING_PHRASE.match(text) is not None,
                             stems=set(_STEMMER.stemWords([w.lower() for w in words])),
                             acronyms=_acronyms(text),
@@ -515,18 +570,21 @@ class ExtractiveAnswerer:
             for i, unit in enumerate(units):
                 if unit.key[0] in named and head in unit.definites:
                     match[i, cols] = np.maximum(match[i, cols], self.tuning.coref)
-        # a term in no sentence but in a document's title or file name ("the CGTN commentary")
-        labels: dict[str, set[str]] = {}  # doc id -> stems of its title and file name, worked out once
+        # a term in no sentence but in what a document is labelled with: its title or file name ("the CGTN
+        # commentary"), or the context header of its chunks (title, period, section) that carries the document's
+        # entity, form and period ("Northwind Inc. · Q1 2024": a filing says "we" and "the Company", not its name)
+        labels: dict[str, set[str]] = {}  # chunk id -> stems of its labels, worked out once
         for unit in units:
             chunk = unit.passage.chunk
-            if chunk.doc_id not in labels:
+            if chunk.id not in labels:
                 source = PurePath(str(chunk.meta.get("source", ""))).stem
-                labels[chunk.doc_id] = content_stems(f"{chunk.meta.get('title', '')} {source}")
+                said = [str(chunk.meta.get(key) or "") for key in _LABEL_KEYS]
+                labels[chunk.id] = content_stems(" ".join([*said, source]))
         for j, term in enumerate(terms):
             if match[:, j].any():
                 continue
             for i, unit in enumerate(units):
-                if any(_related(term.stem, s) for s in labels[unit.key[0]]):
+                if any(_related(term.stem, s) for s in labels[unit.passage.chunk.id]):
                     match[i, j] = 1.0
         return match
 
@@ -682,8 +740,12 @@ class ExtractiveAnswerer:
                 continue  # a weaker reason than the best one's
             if fits(i) and float(np.maximum(f.match[i] - covered, 0) @ f.asked) / total >= gain:
                 add(i)
-        # what each source says, when the question asks for it or asks what replaced something
+        # what each source says, when the question asks for it (the best sentence of each relevant document, up
+        # to one per passage retrieved: "across quarters" wants every quarter) or asks what replaced something.
+        # Documents that say the same thing with other figures ("revenue was $4.1 million" in one quarter, "$4.6
+        # million" in the next) are not repeating each other.
         if f.multi_source or f.answer_type == AnswerType.SUBSTITUTION:
+            limit = max(self.max_sentences, len({u.rank for u in units})) if f.multi_source else self.max_sentences
             docs = {units[j].key[0] for j in chosen}
             for i in order[1:]:
                 doc = units[i].key[0]
@@ -692,7 +754,12 @@ class ExtractiveAnswerer:
                 if weaker(i):
                     continue
                 docs.add(doc)
-                if fits(i) and f.coverage[i] >= t.doc_coverage * f.coverage[top]:
+                fresh = all(
+                    f.sims[i, j] < t.redundancy
+                    or (f.multi_source and _figures(units[i].text) != _figures(units[j].text))
+                    for j in chosen
+                )
+                if len(chosen) < limit and fresh and f.coverage[i] >= t.doc_coverage * f.coverage[top]:
                     add(i)
         return chosen
 
@@ -806,6 +873,11 @@ class ExtractiveAnswerer:
         doc_rank: dict[str, int] = {}
         for quote in quotes:
             doc_rank.setdefault(quote.chunk.doc_id, len(doc_rank))
+        if f.multi_source:  # what each document says, in the order of the periods they report on
+            periods = {q.chunk.doc_id: str(q.chunk.meta.get("period_end") or "") for q in quotes}
+            dated = sorted((d for d in doc_rank if periods[d]), key=lambda d: (periods[d], doc_rank[d]))
+            undated = [d for d in doc_rank if not periods[d]]
+            doc_rank = {d: k for k, d in enumerate([*dated, *undated])}
         ordered = sorted(quotes, key=lambda q: (doc_rank[q.chunk.doc_id], q.doc_start))
         if links:
             n = {id(q): k for k, q in enumerate(ordered, start=1)}

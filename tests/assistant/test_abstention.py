@@ -1,0 +1,145 @@
+"""Abstention that generalises: names found in a document's labels, tokenisation fragments that are no names,
+answer types in the forms texts really use (real MiniLM model, made-up filings)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer_types import AnswerType, expected_type, is_table_row, type_evidence
+from assistant.config import get_settings
+from assistant.extractive import ExtractiveAnswerer, _question_terms
+from assistant.types import Chunk, Passage
+from index.embeddings import Embedder
+from ingest.chunking import split_sentences
+
+
+def _filing(doc_id: str, text: str, *, title: str = "Form 10-Q", context: str = "", **meta: str) -> list[Passage]:
+    """One passage per three sentences of ``text``, as ingest makes them: the title and the context header in
+    the chunk meta (the header is indexed, never quoted)."""
+    spans = split_sentences(text)
+    passages: list[Passage] = []
+    for k in range(0, len(spans), 3):
+        start, end = spans[k][0], spans[min(k + 3, len(spans)) - 1][1]
+        chunk = Chunk(
+            id=f"{doc_id}:{k:04d}",
+            doc_id=doc_id,
+            text=text[start:end],
+            start=start,
+            end=end,
+            meta={"title": title, "source": f"/docs/{doc_id}.pdf", "context": context, **meta},
+        )
+        passages.append(Passage(chunk=chunk, score=1.0 - 0.1 * len(passages)))
+    return passages
+
+
+@pytest.fixture(scope="module")
+def answerer(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder)
+
+
+# The cover page's first line is the title ("Form 10-Q"); only the context header names the company.
+WE = (
+    "Results of Operations. "
+    "We reported total revenue of $48.2 million for the first quarter, up from $41.5 million a year earlier. "
+    "The Company attributes the increase to higher shipments of industrial pumps. "
+    "Our gross margin was stable at 37 percent. "
+    "We expect shipments to remain strong in the coming months."
+)
+HEADER = "Northwind Traders Inc. · Form 10-Q · Q1 2024 · Management's Discussion and Analysis"
+
+
+def test_a_company_named_only_in_the_context_header_is_in_the_documents(answerer: ExtractiveAnswerer) -> None:
+    """A filing says "we" and "the Company": the company it is by is named by the header its chunks carry."""
+    answer = answerer.answer("What was Northwind's revenue in Q1?", _filing("nw-q1", WE, context=HEADER))
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert "$48.2 million" in answer.citations[0].quote
+
+
+def test_a_name_in_no_passage_and_no_label_still_abstains(answerer: ExtractiveAnswerer) -> None:
+    """Labels excuse the document's own names, not others; fragments are not listed as missing names."""
+    question = "What did the Halvorsen Foundation say about Northwind's R&D spending in Q1?"
+    answer = answerer.answer(question, _filing("nw-q1", WE, context=HEADER))
+    assert answer.abstained
+    assert answer.meta["abstain_reason"] == "not in the documents: Halvorsen, Foundation"
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("What did the 10-Qs say about R&D spending?", set()),
+        ("How did COVID-19 affect U.S. sales in Q1?", {"US"}),
+        ("Did the S&P 500 rise in FY2023?", {"500"}),
+        ("What is the capital expenditure (in USD millions) of Contoso?", {"Contoso"}),
+        ("What did Orla Byrne say about the Biden-era rule?", {"Orla", "Byrne", "Biden"}),
+    ],
+)
+def test_fragments_of_compounds_and_periods_are_not_names(question: str, names: set[str]) -> None:
+    assert {t.surface for t in _question_terms(question, set()) if t.entity} == names
+
+
+def test_fragments_do_not_make_the_answerer_abstain(answerer: ExtractiveAnswerer) -> None:
+    text = (
+        "Spending on research and development rose to $9.4 million in the quarter. "
+        "The increase reflects new laboratories for industrial pumps. "
+        "Selling expenses were flat."
+    )
+    answer = answerer.answer("How much did the 10-Qs report for R&D spending?", _filing("nw-rd", text))
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert "$9.4 million" in answer.answer
+
+
+# ------------------------------------------------------------------ answer types
+
+
+def test_a_question_about_a_change_wants_a_number_of_any_kind() -> None:
+    assert expected_type("How much did the bakery cut its energy costs?") == AnswerType.NUMBER
+    assert expected_type("By how much did prices fall?") == AnswerType.NUMBER
+    assert expected_type("How much did the bakery spend on energy?") == AnswerType.MONEY
+
+
+def test_a_percentage_answers_how_much_a_cost_was_cut(answerer: ExtractiveAnswerer) -> None:
+    text = (
+        "Lakeside Bakery replaced its gas ovens with heat pumps last spring. "
+        "The switch cut its energy costs by roughly 35 percent, the owners said. "
+        "The bakery now sells bread to three schools."
+    )
+    answer = answerer.answer("How much did Lakeside Bakery cut its energy costs?", _filing("bakery", text))
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert "35 percent" in answer.citations[0].quote
+
+
+def test_money_and_rates_accept_the_forms_tables_use() -> None:
+    row = "Total revenue (in thousands) — Three Months Ended March 31, 2024: 17,455; Three Months Ended 2023: 16,120"
+    assert is_table_row(row)
+    assert not is_table_row("We reported total revenue of $48.2 million — a record: up 12 percent.\nNext line")
+    assert type_evidence(row, AnswerType.MONEY) > 0
+    assert type_evidence("Revenue was 17,455 (in thousands).", AnswerType.MONEY) > 0
+    assert type_evidence("Effective tax rate — 2024: 21.4; 2023: 19.8", AnswerType.PERCENT) > 0
+    assert type_evidence("About 38 percent of revenue came from services.", AnswerType.MONEY) > 0
+    assert type_evidence("It cost 4,500 units of effort.", AnswerType.MONEY) == 0.0  # still no money
+
+
+TABLE = (
+    "Condensed Consolidated Statements of Operations\n"
+    "Total revenue (in thousands) — Three Months Ended March 31, 2024: 17,455; Three Months Ended March 31, 2023: "
+    "16,120\n"
+    "Effective tax rate — Three Months Ended March 31, 2024: 21.4; Three Months Ended March 31, 2023: 19.8\n"
+    "Liquidity and Capital Resources\n"
+    "We believe our cash will be sufficient for the next twelve months."
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        ("What was total revenue in the three months ended March 31, 2024?", "Total revenue"),
+        ("What was the effective tax rate in the quarter?", "Effective tax rate"),
+    ],
+)
+def test_a_table_row_is_a_sentence_that_answers_a_number_question(
+    answerer: ExtractiveAnswerer, question: str, row: str
+) -> None:
+    answer = answerer.answer(question, _filing("nw-table", TABLE))
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    quote = answer.citations[0].quote
+    assert quote.startswith(row) and "\n" not in quote  # the row alone, not glued to the heading after it
