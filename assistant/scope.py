@@ -28,6 +28,7 @@ __all__ = [
     "mentions_documents",
     "named_documents",
     "names_one",
+    "periods_in",
     "scope_of",
     "wants_several",
 ]
@@ -42,10 +43,20 @@ class Focus(StrEnum):
 
 @dataclass(frozen=True)
 class Scope:
-    """The documents a question names (empty: any) and the part of them it asks for (None: a fact)."""
+    """The documents a question names (empty: any) and the part of them it asks for (None: a fact).
+
+    ``preferred``: documents of the period the question names, ranked before the other ``doc_ids`` (or the
+    rest of the library when ``doc_ids`` is empty) but not instead of them. ``per_document``: the question
+    wants what each of ``doc_ids`` says ("across quarters", "compare A and B"), so each is searched.
+    ``wants_entity``: it asks across one entity's documents ("the latest 10-Q", "across quarters") without
+    naming the entity: the best-ranked document's entity is meant (``scope_of(..., entity_of=...)``).
+    """
 
     doc_ids: tuple[str, ...] = ()
     focus: Focus | None = None
+    preferred: tuple[str, ...] = ()
+    per_document: bool = False
+    wants_entity: bool = False
 
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
@@ -57,10 +68,25 @@ _DOC_NOUNS = _PLURAL_DOC_NOUNS | frozenset(
     """article commentary report piece story paper document doc file text post essay editorial memo filing
     transcript whitepaper pdf op-ed""".split()
 )
-# "both articles", "each of the reports", "according to both": a question that wants what every source says
+# "both articles", "each of the reports", "according to both": a question that wants what every source says;
+# "across quarters", "over the last three quarters", "each company", "between 2021 and 2022", "Q3 2022 vs Q3 2023":
+# what each period's or each company's document says
+_PERIOD_WORD = r"(?:(?:q[1-4]\s*(?:of\s+)?)?(?:fy\s*'?|fiscal\s+(?:year\s+)?)?(?:19|20)\d{2}|fy\s*'?\d{2}|q[1-4])"
+_ACROSS_PERIODS = re.compile(
+    r"\bacross\s+(?:the\s+|all\s+|its\s+|their\s+|[\w'’]+['’]s\s+)?(?:(?:last|past|recent|previous)\s+)?(?:\w+\s+)?"
+    r"(?:quarters|years|periods|filings|reports)\b|"
+    r"\bover\s+the\s+(?:last|past|previous|recent)\s+(?:\w+\s+)?(?:fiscal\s+)?(?:quarters|years|periods|filings)\b|"
+    r"\b(?:each|every)\s+(?:of\s+the\s+)?(?:quarters|periods)\b|\bquarter\s+(?:over|by|to)\s+quarter\b",
+    re.IGNORECASE,
+)
 _EACH_DOCUMENT = re.compile(
     r"\b(?:both|each|all|every|various|different)\s+(?:of\s+the\s+)?"
-    r"(?:articles?|sources?|documents?|reports?|texts?|papers?|stories)\b|\baccording to (?:both|all)\b",
+    r"(?:articles?|sources?|documents?|reports?|texts?|papers?|stories)\b|\baccording to (?:both|all)\b|"
+    rf"{_ACROSS_PERIODS.pattern}|\bacross\s+(?:the\s+|all\s+)?(?:companies|documents)\b|"
+    r"\b(?:each|every)\s+(?:of\s+the\s+)?(?:company|companies|filings?)\b|"
+    rf"\bbetween\s+{_PERIOD_WORD}\s+and\s+{_PERIOD_WORD}\b|\bfrom\s+{_PERIOD_WORD}\s+(?:to|through)\s+{_PERIOD_WORD}\b|"
+    rf"\b{_PERIOD_WORD}\s+(?:vs\.?|versus|compared\s+(?:to|with))\s+{_PERIOD_WORD}\b|"
+    rf"\bcompare\s+{_PERIOD_WORD}\s+(?:and|with|to)\s+{_PERIOD_WORD}\b",
     re.IGNORECASE,
 )
 _SUMMARY = re.compile(
@@ -136,10 +162,115 @@ def _name_tokens(doc: DocumentInfo) -> set[str]:
     return {t for t in re.split(r"[^a-z0-9]+", stem) if len(t) >= 2 and not t.isdigit()}
 
 
+# ---------------------------------------------------------------- what a document's meta names: entity, form, period
+
+# words that end a company's name without naming it ("Inc.", "Corp.", "plc"), and "The" before it
+_LEGAL = frozenset("inc incorporated corp corporation co company cos ltd limited plc llc lp llp sa ag nv se".split())
+# words that are in many names and name none by themselves ("Widgets Holdings Group", "Bank of ...")
+_GENERIC = frozenset(
+    """the of and for de la le group holding holdings international global worldwide industries industry
+    technologies technology systems system services service financial finance brands communications enterprises
+    partners solutions products trust fund bank bancorp national united american general first new north south
+    east west""".split()
+)
+_Period = tuple[int | None, int | None]  # (year, quarter); a year alone is a fiscal year or a calendar year
+_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_Y4 = r"((?:19|20)\d{2})"
+_QUARTERS = (
+    # "Q3 2022", "Q2 of FY2024", "Q22023", "Q2'2023", "Q3 FY23", "q3 fiscal 2021"
+    re.compile(rf"\bq([1-4])\s*(?:of\s+)?(?:(?:fy|fiscal(?:\s+year)?)\s*'?|')?\s*{_Y4}\b", re.IGNORECASE),
+    re.compile(r"\bq([1-4])\s*(?:of\s+)?(?:fy\s*'?|')(\d{2})\b", re.IGNORECASE),
+    # "3Q22", "3Q 2022"
+    re.compile(r"\b([1-4])q\s*'?((?:19|20)\d{2}|\d{2})\b", re.IGNORECASE),
+    # "third quarter of 2023", "second fiscal quarter of fiscal year 2023", "fourth quarter 2022"
+    re.compile(
+        rf"\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter\s+(?:of\s+)?"
+        rf"(?:(?:fiscal\s+)?(?:year\s+)?|fy\s*){_Y4}\b",
+        re.IGNORECASE,
+    ),
+)
+_YEAR_FIRST_QUARTER = re.compile(rf"\b(?:fy\s*)?{_Y4}\s*q([1-4])\b", re.IGNORECASE)  # "2021 Q1", "FY2023Q1"
+_BARE_QUARTER = re.compile(r"\bq([1-4])\b|\b(first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b", re.IGNORECASE)
+_YEAR = re.compile(rf"\b(?:fy\s*'?|fiscal\s+(?:year\s+)?)?{_Y4}\b|\bfy\s*'?(\d{{2}})\b", re.IGNORECASE)
+_FORM = re.compile(r"\b(?:form\s+)?(\d{1,2})-?\s?([a-z])(?:/a)?(?:'?s)?\b", re.IGNORECASE)
+_LATEST = re.compile(r"\b(?:latest|newest|most\s+recent|most\s+current)\b", re.IGNORECASE)
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "ten": 10, "twelve": 12}
+_LAST_N = re.compile(
+    r"\b(?:last|past|previous|recent|latest)\s+(two|three|four|five|six|seven|eight|ten|twelve|\d{1,2})\s+"
+    r"(?:fiscal\s+)?(quarters|years|periods|filings|reports)\b",
+    re.IGNORECASE,
+)
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    return year if year >= 100 else 2000 + year
+
+
+def periods_in(text: str) -> list[_Period]:
+    """The periods a text names, in order: quarters as (year, quarter) ("Q3 2022", "third quarter of 2023",
+    "3Q22", "2021 Q1"; a quarter without a year is (None, q)), years as (year, None) ("FY2021", "fiscal 2021",
+    "in 2022", "FY21")."""
+    found: list[tuple[int, _Period]] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(m: re.Match[str]) -> bool:
+        return all(m.end() <= a or m.start() >= b for a, b in taken)
+
+    for pattern in _QUARTERS:
+        for m in pattern.finditer(text):
+            if free(m):
+                q = _ORDINAL.get(m.group(1).lower()) or int(m.group(1))
+                found.append((m.start(), (_year(m.group(2)), q)))
+                taken.append(m.span())
+    for m in _YEAR_FIRST_QUARTER.finditer(text):
+        if free(m):
+            found.append((m.start(), (_year(m.group(1)), int(m.group(2)))))
+            taken.append(m.span())
+    for m in _BARE_QUARTER.finditer(text):
+        if free(m):
+            q = int(m.group(1)) if m.group(1) else _ORDINAL[m.group(2).lower()]
+            found.append((m.start(), (None, q)))
+            taken.append(m.span())
+    for m in _YEAR.finditer(text):
+        if free(m):
+            found.append((m.start(), (_year(m.group(1) or m.group(2)), None)))
+            taken.append(m.span())
+    return [p for _, p in sorted(found)]
+
+
+def _matches(period: _Period, doc: _Period) -> bool:
+    year, quarter = period
+    if quarter is not None:
+        return doc[1] == quarter and (year is None or doc[0] == year)
+    return doc[0] == year
+
+
+def _form_key(form: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", form.lower().removeprefix("form").strip())
+
+
+def _entity_words(entity: str) -> tuple[str, ...]:
+    """The words that name an entity: its name without "The" and legal suffixes ("Northwind Widgets Corp." ->
+    northwind widgets)."""
+    words = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", entity)]
+    while words and words[-1] in _LEGAL:
+        words.pop()
+    if words and words[0] == "the":
+        words.pop(0)
+    return tuple(words)
+
+
+def _possessive(word: str) -> bool:
+    return word.lower().endswith(("'s", "’s"))
+
+
 class DocumentNames:
     """What names each document of a library, worked out once per library (the service keeps one until
-    the library changes): the words of file names that only one file name has and no title uses, and the
-    titles of three words or more."""
+    the library changes): the words of file names that only one file name has and no title uses, the
+    titles of three words or more, and what the documents' meta says (``DocumentInfo.meta``): the entity
+    each is by or about (its name and the starts of it no other entity's name has), its
+    form ("10-Q") and its period ("Q3 2023", "FY2022", ordered by ``period_end``)."""
 
     def __init__(self, documents: Sequence[DocumentInfo]) -> None:
         self.ids = tuple(doc.id for doc in documents)
@@ -151,10 +282,59 @@ class DocumentNames:
                 owners.setdefault(token, []).append(doc.id)
         self.owner = {token: ids[0] for token, ids in owners.items() if len(ids) == 1}
         self.titles: list[tuple[str, list[str]]] = []
+        # titles by their first word: a question is checked against the titles that start with one of its words
+        self.titles_from: dict[str, list[tuple[str, list[str]]]] = {}
         for doc in documents:
             title = [w.lower() for w in _words(doc.title)]
             if len(title) >= 3:
                 self.titles.append((doc.id, title))
+                self.titles_from.setdefault(title[0], []).append((doc.id, title))
+        self._meta(documents)
+
+    def _meta(self, documents: Sequence[DocumentInfo]) -> None:
+        self.entity_of: dict[str, tuple[str, ...]] = {}
+        self.entity_docs: dict[tuple[str, ...], list[str]] = {}
+        self.form_of: dict[str, str] = {}
+        self.period_of: dict[str, _Period] = {}
+        self.period_end: dict[str, str] = {}  # document id -> the ISO date its period ends (or its date)
+        for doc in documents:
+            meta = doc.meta
+            entity = _entity_words(str(meta.get("entity") or ""))
+            if entity:
+                self.entity_of[doc.id] = entity
+                self.entity_docs.setdefault(entity, []).append(doc.id)
+            if meta.get("form"):
+                self.form_of[doc.id] = _form_key(str(meta["form"]))
+            stated = periods_in(str(meta.get("period") or ""))
+            end = str(meta.get("period_end") or meta.get("date") or "")[:10]
+            if stated and stated[0][0] is not None:
+                self.period_of[doc.id] = stated[0]
+            elif meta.get("period_end") and end[:4].isdigit():
+                self.period_of[doc.id] = (int(end[:4]), None)
+            if end:
+                self.period_end[doc.id] = end
+        # the names of each entity: its whole name, and the starts of its name that no other entity's name starts
+        # with ("Northwind Widgets", "Northwind"; not "Widgets", nor "Health" of "Consumer Health": a later word of
+        # a name is often an ordinary word, 2 of 127 FinanceBench questions were scoped to the wrong company by one)
+        owners: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+        for entity in self.entity_docs:
+            owners.setdefault(entity, set()).add(entity)
+            for n in range(1, len(entity)):
+                if entity[n - 1] not in _GENERIC:
+                    owners.setdefault(entity[:n], set()).add(entity)
+        self.entity_names: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        for phrase, entities in sorted(owners.items(), key=lambda item: -len(item[0])):
+            if len(entities) == 1:
+                self.entity_names.setdefault(phrase[0], []).append((phrase, next(iter(entities))))
+        self.word_forms = {f: tuple(f.split()) for f in set(self.form_of.values()) if not re.fullmatch(r"\d+[a-z]", f)}
+        self.has_meta = bool(self.entity_of or self.form_of or self.period_of)
+
+    def order(self, doc_ids: Collection[str]) -> list[str]:
+        """``doc_ids`` in period order (oldest first; those without a period last, in library order)."""
+        dated = sorted(
+            (self.period_end[d], i, d) for i, d in enumerate(self.ids) if d in doc_ids and d in self.period_end
+        )
+        return [d for *_, d in dated] + [d for d in self.ids if d in doc_ids and d not in self.period_end]
 
 
 def _names(documents: Sequence[DocumentInfo] | DocumentNames) -> DocumentNames:
@@ -175,11 +355,56 @@ def _naming_words(question: str, names: DocumentNames) -> dict[str, set[str]]:
         capitals = len(word) >= 2 and word.isupper() and word.isalpha()
         if before_noun or after_according or capitals:
             out.setdefault(names.owner[low], set()).add(low)
-    folded = f" {' '.join(lower)} "
-    for doc_id, title in names.titles:
-        if f" {' '.join(title)} " in folded:
-            out.setdefault(doc_id, set()).update(title)
+    for i, low in enumerate(lower):
+        for doc_id, title in names.titles_from.get(low, ()):
+            if lower[i : i + len(title)] == title:
+                out.setdefault(doc_id, set()).update(title)
     return out
+
+
+def _named_entities(question: str, names: DocumentNames) -> list[tuple[str, ...]]:
+    """The entities the question names, in the order it names them.
+
+    A name of two words or more counts in any case ("northwind widgets"). One word counts when it is written
+    as a name: capitalised ("Northwind", "NWC", "3M"), possessive ("northwind's"), before a form, a period or a
+    document noun ("northwind 10-q", "the northwind filing"), or after "according to". Lower case, a word of a
+    name is often an ordinary word.
+    """
+    if not names.entity_names:
+        return []
+    tokens = list(_WORD.finditer(question))
+    bare = [re.sub(r"['’]s$", "", m.group().lower()) for m in tokens]
+    found: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(tokens):
+        step = 1
+        for phrase, entity in names.entity_names.get(bare[i], ()):
+            n = len(phrase)
+            if tuple(bare[i : i + n]) != phrase:
+                continue
+            if n == 1 and not _written_as_name(question, tokens, bare, i):
+                continue
+            if entity not in found:
+                found.append(entity)
+            step = n
+            break
+        i += step
+    return found
+
+
+def _written_as_name(question: str, tokens: list[re.Match[str]], bare: list[str], i: int) -> bool:
+    word = tokens[i].group()
+    inner_capital = any(c.isupper() for c in word[1:].removesuffix("'s").removesuffix("’s")) or any(
+        c.isdigit() for c in word
+    )
+    if inner_capital or word[0].isupper() or _possessive(word):
+        return True
+    after = question[tokens[i].end() :]
+    if _FORM.match(after.lstrip()) or (i + 1 < len(bare) and bare[i + 1] in _DOC_NOUNS):
+        return True
+    if re.match(r"\s+(?:q[1-4]\b|fy|fiscal\b|(?:19|20)\d{2}\b)", after, re.IGNORECASE):
+        return True
+    return bare[max(0, i - 2) : i] == ["according", "to"] or bare[max(0, i - 3) : i] == ["according", "to", "the"]
 
 
 def named_documents(question: str, documents: Sequence[DocumentInfo] | DocumentNames) -> tuple[str, ...]:
@@ -223,14 +448,21 @@ def document_focus(question: str, names: Collection[str] = ()) -> Focus | None:
 
 
 def asks_each_document(question: str) -> bool:
-    """Whether the question wants what each of several sources says ("according to both articles")."""
+    """Whether the question wants what each of several sources says ("according to both articles"), or each
+    period's or company's ("across quarters", "over the last three quarters", "each company", "between 2021
+    and 2022", "Q3 2022 vs Q3 2023"). Two companies compared by name ("compare A and B", "A vs B") are seen by
+    ``scope_of``, which knows the names."""
     return _EACH_DOCUMENT.search(question) is not None
 
 
 def wants_several(question: str) -> bool:
-    """Whether the question speaks of several documents ("the articles", "both reports")."""
+    """Whether the question speaks of several documents ("the articles", "both reports", "across quarters")."""
     words = [w.lower() for w in _words(question)]
-    return any(w in _PLURAL_DOC_NOUNS for w in words) or any(w in ("both", "each", "all") for w in words)
+    return (
+        any(w in _PLURAL_DOC_NOUNS for w in words)
+        or any(w in ("both", "each", "all") for w in words)
+        or asks_each_document(question)
+    )
 
 
 _MENTIONS = re.compile(r"\baccording to\b|\b[A-Z]{2,}\b")
@@ -254,12 +486,108 @@ def names_one(question: str) -> bool:
     return any(w in _DOC_NOUNS and w not in _PLURAL_DOC_NOUNS for w in words) and not wants_several(question)
 
 
-def scope_of(question: str, documents: Sequence[DocumentInfo] | DocumentNames) -> Scope:
+def scope_of(
+    question: str, documents: Sequence[DocumentInfo] | DocumentNames, *, entity_of: str | None = None
+) -> Scope:
+    """What the question asks of the library: the documents it names (by title, file name, entity, form,
+    period or "latest"), those it prefers, whether it wants each of them, and the part of them it asks for.
+
+    The titles and file names are matched only when ``mentions_documents`` finds a cue, as before; the
+    documents' meta (entity, form, period) whenever the library has some. ``entity_of``: a document whose
+    entity the question means when it names none (see ``Scope.wants_entity``).
+    """
     names = _names(documents)
-    named = _naming_words(question, names)
+    named = _naming_words(question, names) if mentions_documents(question) else {}
     words = {w for ws in named.values() for w in ws}
-    doc_ids = tuple(doc_id for doc_id in names.ids if doc_id in named)
-    return Scope(doc_ids=doc_ids, focus=document_focus(question, words))
+    focus = document_focus(question, words) if named or mentions_documents(question) else None
+    by_meta = _meta_scope(question, names, entity_of) if names.has_meta else _MetaScope()
+    chosen = set(named) | set(by_meta.doc_ids)
+    doc_ids = tuple(doc_id for doc_id in names.ids if doc_id in chosen)
+    return Scope(
+        doc_ids=doc_ids,
+        focus=focus,
+        preferred=tuple(d for d in names.ids if d in set(by_meta.preferred)),
+        per_document=by_meta.per_document and len(doc_ids) >= 2,
+        wants_entity=by_meta.wants_entity,
+    )
+
+
+@dataclass(frozen=True)
+class _MetaScope:
+    doc_ids: tuple[str, ...] = ()
+    preferred: tuple[str, ...] = ()
+    per_document: bool = False
+    wants_entity: bool = False
+
+
+def _meta_scope(question: str, names: DocumentNames, entity_of: str | None) -> _MetaScope:
+    """The documents the question names by their meta, narrowed step by step, each step only when it leaves
+    some documents: the named entities' documents (all of them); of the form it names ("10-Q"); of the quarter
+    it names ("Q3 2022"); the newest ("latest 10-Q") or the newest N ("over the last three quarters"). A year
+    alone ("in 2022", "FY2021") only prefers that year's documents (a 10-K for FY2022 also reports 2021; see
+    docs/scope.md), unless the question wants each period's document ("between 2021 and 2022")."""
+    entities = _named_entities(question, names)
+    if not entities and entity_of is not None and entity_of in names.entity_of:
+        entities = [names.entity_of[entity_of]]
+    periods = periods_in(question)
+    latest = _LATEST.search(question) is not None
+    last_n = _LAST_N.search(question)
+    forms = _forms_in(question, names)
+    across_periods = last_n is not None or _ACROSS_PERIODS.search(question) is not None
+    if not entities and (latest or across_periods) and len(names.entity_docs) >= 2:
+        return _MetaScope(wants_entity=True)  # whose latest filing, whose quarters: the best-ranked document's
+    if not (entities or periods or latest or last_n or forms):
+        return _MetaScope()
+    per_document = asks_each_document(question) or len(entities) >= 2 or across_periods or len(periods) >= 2
+    base = [d for e in entities for d in names.entity_docs[e]] if entities else list(names.ids)
+    pool = _some([d for d in base if names.form_of.get(d) in forms], base) if forms else base
+    quarters = [p for p in periods if p[1] is not None]
+    if quarters:
+        pool = _some([d for d in pool if _of_periods(names, d, quarters)], pool)
+    years = [p for p in periods if p[1] is None]
+    preferred: list[str] = []
+    if years:
+        of_years = [d for d in pool if _of_periods(names, d, years)]
+        if per_document:
+            pool = _some(of_years, pool)  # "between 2021 and 2022": each year's document
+        elif of_years != pool:
+            preferred = of_years
+    if across_periods and re.search(r"\bquarter", question, re.IGNORECASE):
+        quarterly = [d for d in pool if names.period_of.get(d, (None, None))[1] is not None]
+        pool = _some(quarterly, pool)  # "across quarters": the quarterly documents
+    if last_n is not None:
+        count = _NUMBER_WORDS.get(last_n.group(1).lower()) or int(last_n.group(1))
+        dated = [d for d in pool if d in names.period_end]
+        pool = _some(names.order(dated)[-count:], pool)
+    elif latest:
+        dated = [d for d in pool if d in names.period_end]
+        if dated:
+            newest = max(names.period_end[d] for d in dated)
+            pool = [d for d in dated if names.period_end[d] == newest]
+    if pool == base and not entities:
+        return _MetaScope(preferred=tuple(preferred))  # nothing narrowed the library: a preference at most
+    return _MetaScope(doc_ids=tuple(pool), preferred=tuple(preferred), per_document=per_document)
+
+
+def _of_periods(names: DocumentNames, doc_id: str, periods: Sequence[_Period]) -> bool:
+    period = names.period_of.get(doc_id)
+    return period is not None and any(_matches(p, period) for p in periods)
+
+
+def _some(narrowed: list[str], pool: list[str]) -> list[str]:
+    """``narrowed`` when it keeps some documents, else ``pool``: a narrowing that leaves nothing is ignored."""
+    return narrowed if narrowed else pool
+
+
+def _forms_in(question: str, names: DocumentNames) -> set[str]:
+    """The forms of the library the question names ("10-Q", "10-Qs", "form 10-K", "annual report")."""
+    if not names.form_of:
+        return set()
+    found = {m.group(1) + m.group(2).lower() for m in _FORM.finditer(question)}
+    if names.word_forms:
+        folded = f" {' '.join(w.lower() for w in _words(question))} "
+        found |= {f for f, words in names.word_forms.items() if f" {' '.join(words)} " in folded}
+    return found & set(names.form_of.values())
 
 
 _DESCRIPTIONS = {

@@ -72,6 +72,16 @@ def _chunking_of(fingerprint: str) -> str:
     return fingerprint.partition("|")[2]
 
 
+def _dated(passages: list[Passage], names: DocumentNames) -> list[Passage]:
+    """``passages`` carrying ``meta["period_end"]`` where their document's period is known, so an answer can
+    order what each period says."""
+    ends = names.period_end
+    return [
+        p.model_copy(update={"meta": {**p.meta, "period_end": ends[p.chunk.doc_id]}}) if p.chunk.doc_id in ends else p
+        for p in passages
+    ]
+
+
 def _salted(content_id: str, origin: str) -> str:
     """The id of a document whose content id another origin holds: the content id salted with its origin."""
     return hashlib.sha256(f"{content_id}\0{origin}".encode()).hexdigest()[:16]
@@ -231,21 +241,34 @@ class Assistant:
     ) -> tuple[list[Passage], Scope]:
         """The passages to answer from, and what the question asks of the library.
 
-        A question that names documents ("the CGTN commentary") searches only them, unless the caller
-        chose documents. A question about a whole document (a summary) or a place in one (how it begins or
-        ends, or who wrote it) gets that document's passages by position: its first or last two chunks, or
-        its first chunk and the chunks nearest its title. Which document: the named or chosen ones, else
-        the best-ranked one (up to ``_MAX_WHOLE_DOCUMENTS`` when the question speaks of several or the
-        caller chose several). The passages carry ``meta["focus"]``.
+        A question that names documents ("the CGTN commentary", "Northwind's latest 10-Q", "Q3 2022") searches
+        only them, unless the caller chose documents; one that names a year ranks that year's documents first;
+        one that wants each of several documents ("across quarters", "compare A and B") gets passages from each.
+        Passages of a document with a known period carry ``meta["period_end"]``. A question about a whole
+        document (a summary) or a place in one (how it begins or ends, or who wrote it) gets that document's
+        passages by position: its first or last two chunks, or its first chunk and the chunks nearest its title.
+        Which document: the named or chosen ones, else the best-ranked one (up to ``_MAX_WHOLE_DOCUMENTS`` when
+        the question speaks of several or the caller chose several). The passages carry ``meta["focus"]``.
         """
         k = top_k or self.settings.top_k
         self._require_documents()
         allowed = self._allowed_ids(doc_ids, sources)
-        scope = scope_of(question, self._document_names()) if mentions_documents(question) else Scope()
+        names = self._document_names()
+        scope = scope_of(question, names) if names.has_meta or mentions_documents(question) else Scope()
+        if scope.wants_entity and allowed is None:  # "the latest 10-Q": of the best-ranked document's entity
+            best = self.retriever.retrieve(question, 1)
+            scope = scope_of(question, names, entity_of=best[0].chunk.doc_id) if best else scope
+        chosen = allowed is not None
         if allowed is None and scope.doc_ids:
             allowed = set(scope.doc_ids)
         if scope.focus is None:
-            return self._shown(self.retriever.retrieve(question, k, doc_ids=allowed)), scope
+            if scope.per_document and not chosen:
+                found = self._each_document(question, k, scope.doc_ids, names)
+            elif scope.preferred and not chosen:
+                found = self._preferring(question, k, allowed, set(scope.preferred))
+            else:
+                found = self.retriever.retrieve(question, k, doc_ids=allowed)
+            return self._shown(_dated(found, names)), scope
         if allowed is not None:
             docs = [d.id for d in self.documents() if d.id in allowed][:_MAX_WHOLE_DOCUMENTS]
         else:
@@ -514,6 +537,36 @@ class Assistant:
         if names is None:
             names = self._names = DocumentNames(self.documents())
         return names
+
+    def _each_document(self, question: str, k: int, doc_ids: Sequence[str], names: DocumentNames) -> list[Passage]:
+        """The best passages of each of ``doc_ids`` (of the ``k`` best-ranked of them when there are more), up to
+        ``k`` in all, in period order: every document a multi-document question asks about is represented."""
+        pool = self.retriever.retrieve(question, max(self.settings.candidates, k * len(doc_ids)), doc_ids=set(doc_ids))
+        ranked = list(dict.fromkeys([*(p.chunk.doc_id for p in pool), *reversed(names.order(doc_ids))]))[:k]
+        per_doc = max(1, k // len(ranked))
+        picked: dict[str, list[Passage]] = {d: [p for p in pool if p.chunk.doc_id == d][:per_doc] for d in ranked}
+        for doc_id, passages in picked.items():
+            if not passages:  # not among the candidates: search it alone
+                passages.extend(self.retriever.retrieve(question, per_doc, doc_ids={doc_id}))
+        taken = {p.chunk.id for ps in picked.values() for p in ps}
+        spare = k - len(taken)
+        for p in pool:  # places left over (k not a multiple of the documents): the next best passages
+            if spare <= 0:
+                break
+            if p.chunk.id not in taken and p.chunk.doc_id in picked:
+                picked[p.chunk.doc_id].append(p)
+                taken.add(p.chunk.id)
+                spare -= 1
+        return [p for doc_id in names.order(picked) for p in picked[doc_id]]
+
+    def _preferring(self, question: str, k: int, allowed: set[str] | None, preferred: set[str]) -> list[Passage]:
+        """The best passages of the ``preferred`` documents first, and the best passage of the others last: a
+        year in the question names the document of that year 58 times out of 59 on FinanceBench (docs/scope.md),
+        but a filing also reports the years before it, so another document keeps one place."""
+        first = self.retriever.retrieve(question, max(1, k - 1), doc_ids=preferred)
+        others = (allowed if allowed is not None else {d.id for d in self.documents()}) - preferred
+        rest = self.retriever.retrieve(question, k - len(first), doc_ids=others) if others else []
+        return [*first, *rest]
 
     def _shown(self, passages: list[Passage]) -> list[Passage]:
         return [
