@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import contextlib
 import copy
 import hashlib
 import io
@@ -557,11 +558,85 @@ _JUNK_PDF_TITLE = re.compile(
 )
 
 
-def _load_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
-    from pypdf import PasswordType, PdfReader
+# pypdf's safety limits (element counts of arrays and dictionaries, the parsing budget of a content stream)
+# stop at 100,000 elements: real filings exceed that (a 72-page 10-Q with a larger array was rejected as
+# corrupt). They are raised this many times, for our reads only (pypdf keeps its configuration in a context
+# variable, so other code in the process keeps the defaults); the characters cap and the parse deadline still
+# bound the work a hostile file can cause.
+_PYPDF_LIMIT_FACTOR = 10
+_PYPDF_LIMITS = ("array_maximum_element_count", "dictionary_maximum_element_count", "stream_parsing_work_maximum_count")
 
+
+def _pypdf_limits() -> contextlib.AbstractContextManager[Any]:
+    """A context in which pypdf reads with its element-count limits raised (pypdf 7's configuration)."""
+    import pypdf
+
+    apply = getattr(pypdf, "apply_configuration", None)
+    if apply is None:  # an older pypdf: its limits are module constants, left alone
+        return contextlib.nullcontext()
+    current = pypdf.get_configuration()
+    raised = {name: _PYPDF_LIMIT_FACTOR * getattr(current, name) for name in _PYPDF_LIMITS if hasattr(current, name)}
+    return apply(**raised)
+
+
+def _load_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
     if b"%PDF-" not in data[:1024]:
         raise _mislabelled(source, ".pdf", _content_kind(data))
+    with _pypdf_limits():
+        return _read_pdf(data, source, limits)
+
+
+def _page_tables(data: bytes, raw: list[str], limits: _Limits) -> dict[int, list[tuple[str, str]]]:
+    """Tables of the pages whose text looks tabular: page index -> [(placeholder line, table block)].
+
+    The table's own lines in ``raw`` are replaced by the placeholder (``ingest.tables.replace_tables``). The
+    table extractor is a second parser: when it fails on a page (or on the file) that page keeps pypdf's text.
+    """
+    from ingest.tables import looks_tabular, page_tables, placeholder, replace_tables
+
+    gated = [i for i, text in enumerate(raw) if looks_tabular(text)]
+    if not gated:
+        return {}
+    import pdfplumber
+
+    found: dict[int, list[tuple[str, str]]] = {}
+    try:
+        pdf = pdfplumber.open(io.BytesIO(data), pages=[i + 1 for i in gated])
+    except Exception as exc:
+        log.debug("no tables read: pdfplumber cannot open the file (%s)", _one_line(exc))
+        return {}
+    with pdf:
+        for index, page in zip(gated, pdf.pages, strict=True):
+            limits.check()
+            try:
+                tables = [t for t in page_tables(page) if t.rows]
+            except Exception as exc:
+                log.debug("no tables read on page %d (%s)", index + 1, _one_line(exc))
+                continue
+            finally:
+                page.close()
+            if not tables:
+                continue
+            marks = [placeholder(index, k) for k in range(len(tables))]
+            raw[index], _ = replace_tables(raw[index], tables, marks)
+            found[index] = [(mark, table.block) for mark, table in zip(marks, tables, strict=True)]
+            limits.add(sum(len(table.block) for table in tables))
+    return found
+
+
+def _with_tables(page_text: str, tables: list[tuple[str, str]]) -> str:
+    """A cleaned page with each table placeholder line replaced by its block (a paragraph of its own)."""
+    for mark, block in tables:
+        if mark in page_text:
+            page_text = page_text.replace(mark, block, 1)
+        else:
+            page_text = f"{page_text}\n\n{block}" if page_text else block
+    return page_text
+
+
+def _read_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
+    from pypdf import PasswordType, PdfReader
+
     reader = PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted:
         try:
@@ -581,8 +656,10 @@ def _load_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
         raise UnreadableFile(
             f"{source}: the PDF has no text layer ({len(raw)} page(s) of images or scans?); run OCR on it first"
         )
+    tables = _page_tables(data, raw, limits)
     running: list[str] = []
     cleaned = clean_pages(raw, check=limits.check, running_out=running)
+    cleaned = [_with_tables(text, tables[i]) if i in tables else text for i, text in enumerate(cleaned)]
     parts: list[str] = []
     pages: list[Page] = []
     offset = 0

@@ -279,6 +279,7 @@ def _table(lines: Sequence[_Line], x0: float, top: float, x1: float, bottom: flo
     headers: list[_Line] = []
     units: list[str] = []
     i = body_start - 1
+
     def on_left(s: _Segment) -> bool:  # the label column's text (units, a caption, a paragraph), not a header
         return s.x0 < label_edge - 1 and (s.x1 <= label_edge + 1 or s.x0 < x0 + 0.5 * (label_edge - x0))
 
@@ -300,7 +301,8 @@ def _table(lines: Sequence[_Line], x0: float, top: float, x1: float, bottom: flo
         for s in line.segments:
             hit = [k for k, (c0, c1, _) in enumerate(columns) if min(c1, s.x1) - max(c0, s.x0) > -2]
             if not hit:
-                hit = [min(range(len(columns)), key=lambda k: abs((columns[k][0] + columns[k][1]) / 2 - (s.x0 + s.x1) / 2))]
+                mid = (s.x0 + s.x1) / 2
+                hit = [min(range(len(columns)), key=lambda k: abs((columns[k][0] + columns[k][1]) / 2 - mid))]
             for k in hit:
                 column_headers[k].append(s.text)
     rows = _rows(body, label_edge, columns, column_headers)
@@ -407,7 +409,8 @@ def replace_tables(page_text: str, tables: Sequence[Table], marks: Sequence[str]
         if runs and taken >= 0.8 * table.values:
             drop = {k for a, b in runs for k in range(a, b)}
             first = runs[0][0]
-            lines = [*lines[:first], "", mark, "", *(line for k, line in enumerate(lines) if k >= first and k not in drop)]
+            rest = [line for k, line in enumerate(lines) if k >= first and k not in drop]
+            lines = [*lines[:first], "", mark, "", *rest]
             replaced.append(True)
         else:
             lines = [*lines, "", mark, ""]
