@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--beir", type=Path, default=None, help="a BEIR dataset directory")
     p.add_argument("--split", default="test")
     p.add_argument("--llama-dataset", type=Path, default=None, help="a LlamaIndex LabelledRagDataset directory")
+    p.add_argument("--financebench", type=Path, default=None, help="a FinanceBench directory (page-gold set)")
+    p.add_argument("--max-documents", type=int, default=None, help="FinanceBench subset: at most N documents")
+    p.add_argument("--max-pages", type=int, default=None, help="FinanceBench subset: at most N pages")
+    p.add_argument("--page-set", type=Path, default=None, help="a page-gold JSONL set (eval/PAGE_SETS.md)")
+    p.add_argument("--files", type=Path, default=None, help="the file or directory a --page-set is asked over")
+    p.add_argument("--name", default=None, help="report name (and thresholds section) of a page-gold run")
+    p.add_argument("--no-baseline", action="store_true", help="skip the plain llama-index pipeline run beside ours")
     p.add_argument("--mode", default=None)
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
@@ -224,10 +231,51 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_eval_args(args: argparse.Namespace) -> None:
+    """One-line UsageErrors for eval arguments that cannot go together or name nothing, before any model loads."""
+    chosen = [
+        flag
+        for flag, value in (
+            ("--set", args.eval_set),
+            ("--beir", args.beir),
+            ("--llama-dataset", args.llama_dataset),
+            ("--financebench", args.financebench),
+            ("--page-set", args.page_set),
+        )
+        if value is not None
+    ]
+    if len(chosen) > 1:
+        raise UsageError(f"choose one of {', '.join(chosen)}")
+    for flag, value in (("--max-documents", args.max_documents), ("--max-pages", args.max_pages)):
+        if value is not None and args.financebench is None:
+            raise UsageError(f"{flag} only applies to --financebench")
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be at least 1, not {value}")
+    if (args.page_set is None) != (args.files is None):
+        raise UsageError("--page-set and --files go together")
+    for flag, path in (
+        ("--financebench", args.financebench),
+        ("--page-set", args.page_set),
+        ("--files", args.files),
+        ("--beir", args.beir),
+        ("--llama-dataset", args.llama_dataset),
+        ("--set", args.eval_set),
+    ):
+        if path is not None and not path.exists():
+            raise UsageError(f"{flag}: no such file or directory: {path}")
+    if args.top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, not {args.top_k}")
+
+
 def _eval(args: argparse.Namespace) -> int:
     from eval.commands import run_eval_command
+    from eval.errors import EvalError
 
-    report, failures = run_eval_command(args)
+    _check_eval_args(args)
+    try:
+        report, failures = run_eval_command(args)
+    except EvalError as exc:
+        raise UsageError(str(exc)) from None
     print(report.to_json() if args.json else report.to_markdown())
     for failure in failures:
         print(f"gate: {failure}", file=sys.stderr)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eval.datasets import load_eval_set
+from eval.errors import EvalError
+from eval.filings import Baseline, PageSet, load_baseline, load_financebench, load_page_set, run_page_set
 from eval.gate import report_failures
 from eval.report import EvalReport
 from eval.runner import run_beir, run_eval_set, run_llama_dataset
@@ -43,15 +45,49 @@ def _fresh_factory() -> Iterator[Callable[[], Assistant]]:
         yield make
 
 
+def _baseline(args: argparse.Namespace) -> Baseline | None:
+    """The plain llama-index pipeline to run beside ours, unless ``--no-baseline``."""
+    return None if getattr(args, "no_baseline", False) else load_baseline()
+
+
+def _page_set(args: argparse.Namespace) -> PageSet | None:
+    """The page-gold set the arguments name: FinanceBench (optionally a subset) or a PAGE_SETS.md JSONL set."""
+    financebench = getattr(args, "financebench", None)
+    page_set = getattr(args, "page_set", None)
+    if financebench:
+        return load_financebench(
+            financebench,
+            max_documents=getattr(args, "max_documents", None),
+            max_pages=getattr(args, "max_pages", None),
+            name=getattr(args, "name", None),
+        )
+    if page_set:
+        files = getattr(args, "files", None)
+        if files is None:
+            raise EvalError("--page-set needs --files (the directory or file its questions are asked over)")
+        loaded = load_page_set(page_set, files)
+        name = getattr(args, "name", None)
+        return PageSet(name=name, questions=loaded.questions, files=loaded.files) if name else loaded
+    return None
+
+
 def _run(args: argparse.Namespace) -> EvalReport:
     top_k = args.top_k
     progress = bool(getattr(args, "verbose", False))
+    pages = _page_set(args)
+    if pages is not None:
+        baseline = _baseline(args)
+        with _fresh_factory() as factory:
+            return run_page_set(factory, pages, top_k=top_k, mode=args.mode, baseline=baseline, progress=progress)
     if args.beir:
         with _fresh_factory() as factory:
             return run_beir(factory, args.beir, args.split, progress=progress)
     if args.llama_dataset:
+        baseline = _baseline(args)
         with _fresh_factory() as factory:
-            return run_llama_dataset(factory, args.llama_dataset, top_k=top_k, mode=args.mode, progress=progress)
+            return run_llama_dataset(
+                factory, args.llama_dataset, top_k=top_k, mode=args.mode, baseline=baseline, progress=progress
+            )
     path = args.eval_set or DEMO_SET
     questions = load_eval_set(path)
     if path.resolve() == DEMO_SET.resolve():

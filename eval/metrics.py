@@ -154,6 +154,30 @@ def key_fact_coverage(answer_text: str, key_facts: Sequence[str]) -> float:
     return found / len(key_facts)
 
 
+def _stopwords() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # installed with sentence-transformers
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def key_terms(reference: str) -> list[str]:
+    """The key terms of a reference answer: its content words (``tokens``, so case-folded, punctuation split),
+    without scikit-learn's English stop words (318) and single characters, each once, in order. Numbers count."""
+    stop = _stopwords()
+    words = tokens(strip_citation_markers(reference))
+    return list(dict.fromkeys(w for w in words if w not in stop and (len(w) > 1 or w.isdigit())))
+
+
+def key_term_recall(answer_text: str, reference: str) -> float:
+    """Share of the reference answer's key terms (``key_terms``) that the answer contains; 1.0 when the reference
+    has none. An abstention should be scored with an empty answer (0.0)."""
+    terms = key_terms(reference)
+    if not terms:
+        return 1.0
+    answer = set(tokens(strip_citation_markers(answer_text)))
+    return sum(1 for t in terms if t in answer) / len(terms)
+
+
 def _squad_normalize(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", strip_citation_markers(text)).lower()
     text = "".join(ch for ch in text if ch not in string.punctuation and not unicodedata.category(ch).startswith("P"))

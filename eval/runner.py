@@ -16,8 +16,9 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from assistant.types import Answer, Citation, Document, IngestReport, Passage
-from eval.datasets import EvalQuestion, load_beir, load_llama_dataset
+from eval.datasets import EvalQuestion, LlamaExample, load_beir, load_llama_dataset
 from eval.errors import EvalError
+from eval.filings import Baseline
 from eval.gate import check_thresholds as check_thresholds
 from eval.metrics import (
     Evidence,
@@ -28,6 +29,7 @@ from eval.metrics import (
     doc_ranking,
     hit_at_k,
     key_fact_coverage,
+    key_term_recall,
     mean,
     mrr_at_k,
     ndcg_at_k,
@@ -313,6 +315,34 @@ def run_beir(
 # --------------------------------------------------------------------------- LlamaIndex RAG datasets
 
 
+def _score_llama_baseline(
+    baseline: Baseline,
+    files: Sequence[Path],
+    examples: Sequence[LlamaExample],
+    rows: list[dict[str, Any]],
+    top_k: int,
+) -> dict[str, float]:
+    """Run the plain llama-index pipeline over the same files and queries; score its context hits like ours
+    (a retrieved text overlapping a reference context), adding ``baseline_hit`` to each row."""
+    run = baseline(list(files), [ex.query for ex in examples], top_k=top_k)
+    if len(run.retrieved) != len(examples):
+        raise EvalError(f"the baseline answered {len(run.retrieved)} of {len(examples)} queries")
+    hits: list[float] = []
+    ranks: list[float] = []
+    for ex, row, retrieved in zip(examples, rows, run.retrieved, strict=True):
+        top = list(retrieved)[:top_k]
+        ranked = [str(j) for j in range(len(top))]
+        relevant = {str(j) for j, r in enumerate(top) if any(overlaps(c, r.text) for c in ex.reference_contexts)}
+        row["baseline_hit"] = hit_at_k(ranked, relevant, top_k) if ranked else 0.0
+        hits.append(row["baseline_hit"])
+        ranks.append(mrr_at_k(ranked, relevant, top_k) if ranked else 0.0)
+    return {
+        f"baseline_hit@{top_k}": mean(hits),
+        f"baseline_mrr@{top_k}": mean(ranks),
+        "baseline_ingest_s": float(run.ingest_s),
+    } | _latency_metrics(list(run.latencies_ms), "baseline_latency")
+
+
 def run_llama_dataset(
     assistant_factory: Callable[[], FileAsker],
     dir: Path,
@@ -320,13 +350,16 @@ def run_llama_dataset(
     top_k: int = 5,
     mode: str | None = None,
     max_examples: int | None = None,
+    baseline: Baseline | None = None,
     progress: bool = False,
 ) -> EvalReport:
     """Ingest the dataset's source files into a fresh assistant, ask every query, and score
-    context hits in the top ``top_k`` passages and token F1 against the reference answers.
+    context hits in the top ``top_k`` passages, token F1 and key-term recall against the reference answers.
 
     A passage is a hit when it and a reference context overlap by at least half
-    of the shorter one's tokens (``eval.metrics.overlaps``).
+    of the shorter one's tokens (``eval.metrics.overlaps``). With ``baseline`` (the plain llama-index pipeline
+    of eval/baseline.py), its retrieval over the same files and queries is scored the same way
+    (``baseline_hit@k``, ``baseline_mrr@k``).
     """
     dataset = load_llama_dataset(dir)
     assistant = assistant_factory()
@@ -360,6 +393,7 @@ def run_llama_dataset(
                     "hit": hit,
                     "rr": mrr_at_k(ranked, relevant, top_k) if ranked else 0.0,
                     "token_f1": token_f1(_answer_text(answer), ex.reference_answer),
+                    "key_term_recall": key_term_recall(_answer_text(answer), ex.reference_answer),
                     "answer": answer.answer,
                     "problems": problems,
                 }
@@ -372,10 +406,13 @@ def run_llama_dataset(
         f"hit@{top_k}": mean([r["hit"] for r in rows]),
         f"mrr@{top_k}": mean([r["rr"] for r in rows]),
         "token_f1": mean([r["token_f1"] for r in rows]),
+        "key_term_recall": mean([r["key_term_recall"] for r in rows]),
         "answer_rate": mean([0.0 if r["abstained"] else 1.0 for r in rows]),
         "ingest_s": ingest_s,
     } | _latency_metrics(latencies, "latency")
-    meta = {
+    if baseline is not None:
+        metrics |= _score_llama_baseline(baseline, dataset.files, examples, rows, top_k)
+    meta: dict[str, Any] = {
         "examples": len(rows),
         "files": [p.name for p in dataset.files],
         "top_k": top_k,

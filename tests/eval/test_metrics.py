@@ -14,6 +14,8 @@ from eval.metrics import (
     doc_ranking,
     hit_at_k,
     key_fact_coverage,
+    key_term_recall,
+    key_terms,
     mrr_at_k,
     ndcg_at_k,
     overlap_ratio,
@@ -208,3 +210,26 @@ def test_percentile_linear_interpolation() -> None:
         percentile([], 50)
     with pytest.raises(ValueError):
         percentile(values, 101)
+
+
+def test_key_terms_are_the_reference_content_words() -> None:
+    assert key_terms("The virus spreads mainly through respiratory droplets, the WHO says; 2 metres.") == [
+        "virus",
+        "spreads",
+        "mainly",
+        "respiratory",
+        "droplets",
+        "says",
+        "2",
+        "metres",
+    ]
+    assert key_terms("It is what it is.") == []
+
+
+def test_key_term_recall() -> None:
+    reference = "Wash your hands with soap for 20 seconds."  # key terms: wash, hands, soap, 20, seconds
+    assert key_term_recall("Hands should be washed with soap [1] for twenty seconds.", reference) == pytest.approx(
+        3 / 5
+    )
+    assert key_term_recall("", reference) == 0.0
+    assert key_term_recall("anything", "It is what it is.") == 1.0

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from eval.baseline import Retrieved
 from eval.datasets import EvalQuestion, GoldQuote, load_eval_set
 from eval.gate import THRESHOLDS_FILE, check_thresholds, load_thresholds
 from eval.runner import beir_documents, run_beir, run_eval_set, run_llama_dataset
@@ -47,6 +49,13 @@ def _q(
         gold=tuple(GoldQuote(source=s, quote=t) for s, t in gold),
         tags=("answerable",) if answerable else ("unanswerable",),
     )
+
+
+@dataclass(frozen=True)
+class _BaselineRun:
+    retrieved: list[list[Retrieved]]
+    ingest_s: float
+    latencies_ms: list[float]
 
 
 @pytest.fixture
@@ -258,12 +267,33 @@ def test_run_llama_dataset_by_hand(tmp_path: Path) -> None:
         "What is Proof of History?": Script(passages=[paragraphs[2], paragraphs[0]], cite=[paragraphs[0]]),
         "When was Bitcoin introduced?": Script(passages=[paragraphs[2]], abstain=True),
     }
-    report = run_llama_dataset(lambda: fake, root, top_k=5)
+    asked: list[tuple[list[str], list[str], int]] = []
+
+    def baseline(files: Sequence[Path], queries: Sequence[str], *, top_k: int) -> _BaselineRun:
+        asked.append(([p.name for p in files], list(queries), top_k))
+        return _BaselineRun(
+            retrieved=[
+                [Retrieved("paper.txt", None, paragraphs[1])],  # a miss
+                [Retrieved("paper.txt", None, paragraphs[2]), Retrieved("paper.txt", None, paragraphs[1])],
+            ],
+            ingest_s=2.0,
+            latencies_ms=[1.0, 3.0],
+        )
+
+    report = run_llama_dataset(lambda: fake, root, top_k=5, baseline=baseline)
     assert fake.closed and fake.chunks  # the source file was ingested through the assistant
     assert report.metrics["hit@5"] == pytest.approx(1 / 2)
     assert report.metrics["mrr@5"] == pytest.approx((1 / 2 + 0) / 2)
     assert report.metrics["answer_rate"] == pytest.approx(1 / 2)
     assert 0 < report.metrics["token_f1"] < 1
+    # "verifiable", "sequence", "hashes" all in the first answer; the abstention has none
+    assert report.metrics["key_term_recall"] == pytest.approx(1 / 2)
+    assert asked == [(["paper.txt"], [ex["query"] for ex in examples], 5)]
+    assert report.metrics["baseline_hit@5"] == pytest.approx(1 / 2)
+    assert report.metrics["baseline_mrr@5"] == pytest.approx((0 + 1 / 2) / 2)
+    assert report.metrics["baseline_latency_p50_ms"] == pytest.approx(2.0)
+    assert [r["baseline_hit"] for r in report.rows] == [0.0, 1.0]
+    assert "| hit@5 | 0.500 | 0.500 |" in report.to_markdown()
     assert set(load_thresholds("blockchain_solana")) <= set(report.metrics)
 
 
