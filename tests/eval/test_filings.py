@@ -353,3 +353,23 @@ def test_run_page_set_end_to_end(tmp_path: Path, embedder: Embedder) -> None:
     assert "| metric | ours | plain llama-index |" in md
     assert "| page_hit@5 | 1.000 | 0.500 |" in md and "| citation_precision | 1.000 | – |" in md
     assert "| doc_hit@5 | 1.000 / 0.000 | 1.000 / 1.000 |" in md  # per split (heldout, tune): ours / baseline
+
+
+def test_quality_summary_puts_ours_beside_the_baseline(tmp_path: Path) -> None:
+    from eval.quality import main as quality_main
+
+    page = {
+        "metrics": {"page_hit@5": 0.75, "baseline_page_hit@5": 0.5, "abstention_rate": 0.1},
+        "meta": {"by_split": {"tune": {"page_hit@5": 1.0}, "heldout": {"page_hit@5": 0.5}}},
+    }
+    (tmp_path / "financebench.json").write_text(json.dumps(page))
+    llama = {"metrics": {"hit@5": 0.96, "baseline_hit@5": 0.9, "key_term_recall": 0.4}, "meta": {}}
+    (tmp_path / "covidqa.json").write_text(json.dumps(llama))
+    assert quality_main([str(tmp_path)]) == 0
+    md = (tmp_path / "quality.md").read_text()
+    assert "| FinanceBench (73 filings, 127 questions) | page_hit@5 | 0.750 | 0.500 |" in md
+    assert "| FinanceBench (73 filings, 127 questions) | abstention_rate | 0.100 | – |" in md
+    assert "| FinanceBench (73 filings, 127 questions), held-out half | page_hit@5 | 0.500 | – |" in md
+    assert "| CovidQA (LlamaIndex) | hit@5 | 0.960 | 0.900 |" in md and "key_term_recall | 0.400 | – |" in md
+    assert "Not run: SciFact test (BEIR) (`scifact`)" in md
+    assert quality_main([str(tmp_path / "none")]) == 2
