@@ -268,6 +268,7 @@ _HEADLINE_SUBJECT = re.compile(
     r"^(?P<name>[A-Z0-9][\w&.,'’-]*(?:\s+(?:&\s+)?[A-Z0-9&][\w&.,'’-]*){0,5})\s+"
     r"(?i:reports?|announces?|posts?|delivers?|declares?)\b"
 )
+_SUBSIDIARIES = re.compile(r"\s+and\s+(?:its\s+)?(?:consolidated\s+)?subsidiar(?:y|ies)(?:\s+companies)?\s*$", re.I)
 _RUNNING_SPLIT = re.compile(r"\s*(?:\||•|·|–|—|\s-\s)\s*")
 _MAX_NAME_WORDS = 8
 
@@ -323,7 +324,7 @@ def _entity_from_cover(head: _Squashed) -> str | None:
 def _entity_from_running(running: Sequence[str]) -> str | None:
     """An organisation named by a running header/footer: the part that is not a form, period or page number."""
     for line in running:
-        parts = [_clean_name(p) for p in _RUNNING_SPLIT.split(line)]
+        parts = [_clean_name(_SUBSIDIARIES.sub("", p)) for p in _RUNNING_SPLIT.split(line)]
         for part in parts:
             if _FORM.search(part) or _quarter_labels(part) or _FY_LABEL.search(part) or _DATE.search(part):
                 continue
