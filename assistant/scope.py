@@ -211,39 +211,30 @@ def periods_in(text: str) -> list[_Period]:
     """The periods a text names, in order: quarters as (year, quarter) ("Q3 2022", "third quarter of 2023",
     "3Q22", "2021 Q1"; a quarter without a year is (None, q)), years as (year, None) ("FY2021", "fiscal 2021",
     "in 2022", "FY21")."""
-    found: list[tuple[int, _Period]] = []
-    taken: list[tuple[int, int]] = []
+    return [p for _, _, p in _period_spans(text)]
+
+
+def _period_spans(text: str) -> list[tuple[int, int, _Period]]:
+    """The periods a text names with where it names them (see ``periods_in``)."""
+    found: list[tuple[int, int, _Period]] = []
 
     def free(m: re.Match[str]) -> bool:
-        return all(m.end() <= a or m.start() >= b for a, b in taken)
+        return all(m.end() <= a or m.start() >= b for a, b, _ in found)
 
     for pattern in _QUARTERS:
         for m in pattern.finditer(text):
             if free(m):
-                q = _ORDINAL.get(m.group(1).lower()) or int(m.group(1))
-                found.append((m.start(), (_year(m.group(2)), q)))
-                taken.append(m.span())
+                found.append((*m.span(), (_year(m.group(2)), _ORDINAL.get(m.group(1).lower()) or int(m.group(1)))))
     for m in _YEAR_FIRST_QUARTER.finditer(text):
         if free(m):
-            found.append((m.start(), (_year(m.group(1)), int(m.group(2)))))
-            taken.append(m.span())
+            found.append((*m.span(), (_year(m.group(1)), int(m.group(2)))))
     for m in _BARE_QUARTER.finditer(text):
         if free(m):
-            q = int(m.group(1)) if m.group(1) else _ORDINAL[m.group(2).lower()]
-            found.append((m.start(), (None, q)))
-            taken.append(m.span())
+            found.append((*m.span(), (None, int(m.group(1)) if m.group(1) else _ORDINAL[m.group(2).lower()])))
     for m in _YEAR.finditer(text):
         if free(m):
-            found.append((m.start(), (_year(m.group(1) or m.group(2)), None)))
-            taken.append(m.span())
-    return [p for _, p in sorted(found)]
-
-
-def _matches(period: _Period, doc: _Period) -> bool:
-    year, quarter = period
-    if quarter is not None:
-        return doc[1] == quarter and (year is None or doc[0] == year)
-    return doc[0] == year
+            found.append((*m.span(), (_year(m.group(1) or m.group(2)), None)))
+    return sorted(found)
 
 
 def _form_key(form: str) -> str:
@@ -274,6 +265,7 @@ class DocumentNames:
 
     def __init__(self, documents: Sequence[DocumentInfo]) -> None:
         self.ids = tuple(doc.id for doc in documents)
+        self.position = {doc_id: i for i, doc_id in enumerate(self.ids)}
         # a word of a title says what a document is about ("AI chip restrictions"), not which one it is
         titled = {w.lower() for doc in documents for w in _words(doc.title)}
         owners: dict[str, list[str]] = {}
@@ -282,13 +274,14 @@ class DocumentNames:
                 owners.setdefault(token, []).append(doc.id)
         self.owner = {token: ids[0] for token, ids in owners.items() if len(ids) == 1}
         self.titles: list[tuple[str, list[str]]] = []
-        # titles by their first word: a question is checked against the titles that start with one of its words
-        self.titles_from: dict[str, list[tuple[str, list[str]]]] = {}
+        # titles by their first two words: a question is checked only against the titles that start with two of
+        # its words in a row (a library of "Quarterly Report ..." titles is not scanned whole for every question)
+        self.titles_from: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
         for doc in documents:
             title = [w.lower() for w in _words(doc.title)]
             if len(title) >= 3:
                 self.titles.append((doc.id, title))
-                self.titles_from.setdefault(title[0], []).append((doc.id, title))
+                self.titles_from.setdefault((title[0], title[1]), []).append((doc.id, title))
         self._meta(documents)
 
     def _meta(self, documents: Sequence[DocumentInfo]) -> None:
@@ -326,15 +319,27 @@ class DocumentNames:
         for phrase, entities in sorted(owners.items(), key=lambda item: -len(item[0])):
             if len(entities) == 1:
                 self.entity_names.setdefault(phrase[0], []).append((phrase, next(iter(entities))))
+        self.forms = frozenset(self.form_of.values())
+        # document ids by quarter (year, q) and (None, q), and by year: a period is looked up, not matched one by one
+        self.of_period: dict[_Period, set[str]] = {}
+        for doc_id, (year, quarter) in self.period_of.items():
+            self.of_period.setdefault((year, None), set()).add(doc_id)
+            if quarter is not None:
+                self.of_period.setdefault((year, quarter), set()).add(doc_id)
+                self.of_period.setdefault((None, quarter), set()).add(doc_id)
+        self.quarterly = {d for d, (_, quarter) in self.period_of.items() if quarter is not None}
         self.word_forms = {f: tuple(f.split()) for f in set(self.form_of.values()) if not re.fullmatch(r"\d+[a-z]", f)}
         self.has_meta = bool(self.entity_of or self.form_of or self.period_of)
 
+    def in_order(self, doc_ids: Collection[str]) -> tuple[str, ...]:
+        """``doc_ids`` in library order."""
+        return tuple(sorted(set(doc_ids), key=self.position.__getitem__)) if doc_ids else ()
+
     def order(self, doc_ids: Collection[str]) -> list[str]:
         """``doc_ids`` in period order (oldest first; those without a period last, in library order)."""
-        dated = sorted(
-            (self.period_end[d], i, d) for i, d in enumerate(self.ids) if d in doc_ids and d in self.period_end
-        )
-        return [d for *_, d in dated] + [d for d in self.ids if d in doc_ids and d not in self.period_end]
+        ordered = self.in_order(doc_ids)
+        dated = sorted((self.period_end[d], i, d) for i, d in enumerate(ordered) if d in self.period_end)
+        return [d for *_, d in dated] + [d for d in ordered if d not in self.period_end]
 
 
 def _names(documents: Sequence[DocumentInfo] | DocumentNames) -> DocumentNames:
@@ -355,14 +360,16 @@ def _naming_words(question: str, names: DocumentNames) -> dict[str, set[str]]:
         capitals = len(word) >= 2 and word.isupper() and word.isalpha()
         if before_noun or after_according or capitals:
             out.setdefault(names.owner[low], set()).add(low)
-    for i, low in enumerate(lower):
-        for doc_id, title in names.titles_from.get(low, ()):
+    for i, pair in enumerate(zip(lower, lower[1:], strict=False)):
+        for doc_id, title in names.titles_from.get(pair, ()):
             if lower[i : i + len(title)] == title:
                 out.setdefault(doc_id, set()).update(title)
     return out
 
 
-def _named_entities(question: str, names: DocumentNames) -> list[tuple[str, ...]]:
+def _named_entities(
+    question: str, names: DocumentNames, spans: list[tuple[int, int]] | None = None
+) -> list[tuple[str, ...]]:
     """The entities the question names, in the order it names them.
 
     A name of two words or more counts in any case ("northwind widgets"). One word counts when it is written
@@ -386,6 +393,8 @@ def _named_entities(question: str, names: DocumentNames) -> list[tuple[str, ...]
                 continue
             if entity not in found:
                 found.append(entity)
+            if spans is not None:
+                spans.append((tokens[i].start(), tokens[i + n - 1].end()))
             step = n
             break
         i += step
@@ -439,7 +448,11 @@ def document_focus(question: str, names: Collection[str] = ()) -> Focus | None:
     if _AUTHOR.search(text):
         return Focus.AUTHOR
     # a name stands for the document it names: "how does CGTN end" reads "how does document end"
-    text = " ".join("document" if w in names else w for w in words)
+    # ("how does Northwind's Q3 2023 10-Q end" reads "how does document end")
+    named = ["document" if w in names else w for w in words]
+    text = " ".join(
+        w for i, w in enumerate(named) if not (w == "document" == (named[i - 1] if i else "") and words[i] in names)
+    )
     if _END.search(text):
         return Focus.END
     if _START.search(text):
@@ -497,16 +510,17 @@ def scope_of(
     entity the question means when it names none (see ``Scope.wants_entity``).
     """
     names = _names(documents)
-    named = _naming_words(question, names) if mentions_documents(question) else {}
+    mentions = mentions_documents(question)
+    named = _naming_words(question, names) if mentions else {}
     words = {w for ws in named.values() for w in ws}
-    focus = document_focus(question, words) if named or mentions_documents(question) else None
     by_meta = _meta_scope(question, names, entity_of) if names.has_meta else _MetaScope()
-    chosen = set(named) | set(by_meta.doc_ids)
-    doc_ids = tuple(doc_id for doc_id in names.ids if doc_id in chosen)
+    # "summarise Northwind's latest 10-Q": the words naming documents by their meta name a document too
+    focus = document_focus(question, words | by_meta.words) if mentions or by_meta.words else None
+    doc_ids = names.in_order({*named, *by_meta.doc_ids})
     return Scope(
         doc_ids=doc_ids,
         focus=focus,
-        preferred=tuple(d for d in names.ids if d in set(by_meta.preferred)),
+        preferred=names.in_order(by_meta.preferred),
         per_document=by_meta.per_document and len(doc_ids) >= 2,
         wants_entity=by_meta.wants_entity,
     )
@@ -518,6 +532,7 @@ class _MetaScope:
     preferred: tuple[str, ...] = ()
     per_document: bool = False
     wants_entity: bool = False
+    words: frozenset[str] = frozenset()  # the question's words that name the documents ("northwind's", "10", "q")
 
 
 def _meta_scope(question: str, names: DocumentNames, entity_of: str | None) -> _MetaScope:
@@ -526,10 +541,12 @@ def _meta_scope(question: str, names: DocumentNames, entity_of: str | None) -> _
     it names ("Q3 2022"); the newest ("latest 10-Q") or the newest N ("over the last three quarters"). A year
     alone ("in 2022", "FY2021") only prefers that year's documents (a 10-K for FY2022 also reports 2021; see
     docs/scope.md), unless the question wants each period's document ("between 2021 and 2022")."""
-    entities = _named_entities(question, names)
+    spans: list[tuple[int, int]] = []
+    entities = _named_entities(question, names, spans)
     if not entities and entity_of is not None and entity_of in names.entity_of:
         entities = [names.entity_of[entity_of]]
-    periods = periods_in(question)
+    period_spans = _period_spans(question)
+    periods = [p for _, _, p in period_spans]
     latest = _LATEST.search(question) is not None
     last_n = _LAST_N.search(question)
     forms = _forms_in(question, names)
@@ -543,18 +560,17 @@ def _meta_scope(question: str, names: DocumentNames, entity_of: str | None) -> _
     pool = _some([d for d in base if names.form_of.get(d) in forms], base) if forms else base
     quarters = [p for p in periods if p[1] is not None]
     if quarters:
-        pool = _some([d for d in pool if _of_periods(names, d, quarters)], pool)
+        pool = _some(_of_periods(names, pool, quarters), pool)
     years = [p for p in periods if p[1] is None]
     preferred: list[str] = []
     if years:
-        of_years = [d for d in pool if _of_periods(names, d, years)]
+        of_years = _of_periods(names, pool, years)
         if per_document:
             pool = _some(of_years, pool)  # "between 2021 and 2022": each year's document
         elif of_years != pool:
             preferred = of_years
     if across_periods and re.search(r"\bquarter", question, re.IGNORECASE):
-        quarterly = [d for d in pool if names.period_of.get(d, (None, None))[1] is not None]
-        pool = _some(quarterly, pool)  # "across quarters": the quarterly documents
+        pool = _some([d for d in pool if d in names.quarterly], pool)  # "across quarters": the quarterly documents
     if last_n is not None:
         count = _NUMBER_WORDS.get(last_n.group(1).lower()) or int(last_n.group(1))
         dated = [d for d in pool if d in names.period_end]
@@ -566,12 +582,20 @@ def _meta_scope(question: str, names: DocumentNames, entity_of: str | None) -> _
             pool = [d for d in dated if names.period_end[d] == newest]
     if pool == base and not entities:
         return _MetaScope(preferred=tuple(preferred))  # nothing narrowed the library: a preference at most
-    return _MetaScope(doc_ids=tuple(pool), preferred=tuple(preferred), per_document=per_document)
+    spans += [(a, b) for a, b, _ in period_spans]
+    spans += [m.span() for m in (*_FORM.finditer(question), *_LATEST.finditer(question))]
+    words = frozenset(
+        m.group().lower().replace("’", "'")
+        for m in _WORD.finditer(question)
+        if any(a <= m.start() < b for a, b in spans)
+    )
+    return _MetaScope(doc_ids=tuple(pool), preferred=tuple(preferred), per_document=per_document, words=words)
 
 
-def _of_periods(names: DocumentNames, doc_id: str, periods: Sequence[_Period]) -> bool:
-    period = names.period_of.get(doc_id)
-    return period is not None and any(_matches(p, period) for p in periods)
+def _of_periods(names: DocumentNames, pool: list[str], periods: Sequence[_Period]) -> list[str]:
+    """The documents of ``pool`` whose period is one of ``periods``."""
+    wanted: set[str] = set().union(*(names.of_period.get(p, set()) for p in periods))
+    return [d for d in pool if d in wanted]
 
 
 def _some(narrowed: list[str], pool: list[str]) -> list[str]:
@@ -581,13 +605,13 @@ def _some(narrowed: list[str], pool: list[str]) -> list[str]:
 
 def _forms_in(question: str, names: DocumentNames) -> set[str]:
     """The forms of the library the question names ("10-Q", "10-Qs", "form 10-K", "annual report")."""
-    if not names.form_of:
+    if not names.forms:
         return set()
     found = {m.group(1) + m.group(2).lower() for m in _FORM.finditer(question)}
     if names.word_forms:
         folded = f" {' '.join(w.lower() for w in _words(question))} "
         found |= {f for f, words in names.word_forms.items() if f" {' '.join(words)} " in folded}
-    return found & set(names.form_of.values())
+    return found & names.forms
 
 
 _DESCRIPTIONS = {

@@ -564,9 +564,10 @@ class Assistant:
         year in the question names the document of that year 58 times out of 59 on FinanceBench (docs/scope.md),
         but a filing also reports the years before it, so another document keeps one place."""
         first = self.retriever.retrieve(question, max(1, k - 1), doc_ids=preferred)
-        others = (allowed if allowed is not None else {d.id for d in self.documents()}) - preferred
-        rest = self.retriever.retrieve(question, k - len(first), doc_ids=others) if others else []
-        return [*first, *rest]
+        # the retriever ranks its candidates whatever top_k is: asking for all of them costs no more
+        ranked = self.retriever.retrieve(question, max(self.settings.candidates, k), doc_ids=allowed)
+        rest = [p for p in ranked if p.chunk.doc_id not in preferred]
+        return [*first, *rest[: k - len(first)]]
 
     def _shown(self, passages: list[Passage]) -> list[Passage]:
         return [

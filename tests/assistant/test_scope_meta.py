@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from assistant.config import get_settings
-from assistant.scope import DocumentNames, asks_each_document, periods_in, scope_of, wants_several
+from assistant.scope import DocumentNames, Focus, asks_each_document, periods_in, scope_of, wants_several
 from assistant.service import Assistant
 from assistant.types import Document, DocumentInfo
 from index.embeddings import Embedder
@@ -167,6 +167,14 @@ def test_multi_document_questions(question: str) -> None:
 )
 def test_single_document_questions(question: str) -> None:
     assert not asks_each_document(question)
+
+
+def test_words_naming_a_document_by_its_meta_count_for_a_summary_or_an_end() -> None:
+    library = [_info(f.id, f.meta["entity"], f.meta["period"], f.meta["period_end"], f.meta["form"]) for f in FILINGS]
+    summary = scope_of("Summarise Northwind's latest 10-Q", library)
+    assert summary.doc_ids == ("n3",) and summary.focus == Focus.SUMMARY
+    end = scope_of("How does Southwind's Q3 2023 10-Q end?", library)
+    assert end.doc_ids == ("s3",) and end.focus == Focus.END
 
 
 def test_latest_without_an_entity_asks_for_the_best_ranked_documents_entity() -> None:
