@@ -115,6 +115,10 @@ class _Squashed:
 # "FORM 10-K", "Form 10-Q", "FORM\n8-K", "Form 20-F": the SEC's form codes, as a cover page or running line writes
 _FORM = re.compile(r"\bform\s*(\d{1,2})\s*-\s*([a-z]{1,2})\b", re.IGNORECASE)
 _ANNUAL = re.compile(r"\bannual\s+report\b", re.IGNORECASE)
+_ANNUAL_YEAR = re.compile(
+    r"\b(?:FY\s*)?((?:19|20)\d\d)\s+annual\s+report\b|\bannual\s+report\s+(?:for\s+)?(?:FY\s*)?((?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
 _RELEASE = re.compile(
     r"\b(?:reports?|reported|announces?|announced|posts?|delivers?)\b[^\n]{0,120}\b(?:results|earnings)\b"
     r"|\b(?:earnings|results)\s+release\b",
@@ -271,6 +275,7 @@ _HEADLINE_SUBJECT = re.compile(
 _SUBSIDIARIES = re.compile(r"\s+and\s+(?:its\s+)?(?:consolidated\s+)?subsidiar(?:y|ies)(?:\s+companies)?\s*$", re.I)
 _RUNNING_SPLIT = re.compile(r"\s*(?:\||•|·|–|—|\s-\s)\s*")
 _MAX_NAME_WORDS = 8
+_NAME_SMALL_WORDS = frozenset({"&", "and", "of", "de", "du", "la", "von", "van", "der", "for", "the"})
 
 
 def _clean_name(name: str) -> str:
@@ -284,7 +289,7 @@ def _name_like(line: str) -> bool:
         return False
     if _LABEL_WORDS.search(line) or _DATE.search(line) or line.endswith((".", ":")) and not _ORG_SUFFIX.search(line):
         return False
-    return sum(w[:1].isupper() or w[:1].isdigit() or w in ("&", "and", "of", "de") for w in words) == len(words)
+    return all(w[:1].isupper() or w[:1].isdigit() or w in _NAME_SMALL_WORDS or _ORG_SUFFIX.fullmatch(w) for w in words)
 
 
 def _name_part(line: str) -> bool:
@@ -593,6 +598,9 @@ def describe_document(
     period = _period_from_release(opening) if release else None
     if period is None and (cover_form is not None or form == "annual report"):
         period = _period_from_cover(head, body)
+    if period is None and form == "annual report":
+        year = _ANNUAL_YEAR.search("\n".join(lines[:8]))
+        period = _Period(f"FY{_year(year.group(1) or year.group(2))}") if year else None
     from_running = _period_from_running(running)
     if from_running is not None and (period is None or period.label.startswith("quarter ended")):
         period = _Period(from_running.label, period.end if period is not None else None)
@@ -600,6 +608,8 @@ def describe_document(
     entity = _entity_from_cover(head) or _entity_from_running(running)
     if entity is None and cover_form is not None:
         entity = _entity_from_suffix(head_text) or _entity_from_mentions(body.text)
+    if entity is None and form == "annual report":
+        entity = _entity_from_suffix("\n".join(lines[:8]))
     if entity is None and release:
         entity = _entity_from_ticker(head_text[:_RELEASE_CHARS]) or _entity_from_headline(opening)
     if entity is not None:

@@ -132,6 +132,13 @@ def test_press_release_headline_dateline_and_ticker() -> None:
     assert described.title == "Northwind Widgets Reports Third-Quarter 2023 Results"
 
 
+def test_annual_report_names_its_year_and_company() -> None:
+    text = "Annual Report 2022\nHarbourside Energy plc\n\nOur year in review: output rose and costs fell."
+    described = describe_document(text)
+    assert described.meta == {"entity": "Harbourside Energy plc", "form": "annual report", "period": "FY2022"}
+    assert described.title is None  # its first line is a fine title
+
+
 def test_news_article_keeps_its_title_and_gets_its_dateline_only() -> None:
     text = (
         "Harbour Levy Divides Port City\n\nBy Jane Doe\n\nMarch 6, 2024 10:30 AM\n\n"
