@@ -426,6 +426,8 @@ _PUBLISHED = re.compile(
 _DATELINE_TAIL = re.compile(r"^\s*(?:--|[-–—/)])")
 _DATELINE_HEAD = re.compile(r"(?:,|\(|--|[-–—])\s*$")
 _DATE_LINES = 12
+_DATELINE_DATES = 20  # dates looked at (a table of dates on the first page is not a dateline)
+_DATELINE_CHARS = 120  # a dateline's date comes after at most a place name
 _RELEASE_DATE_LINES = 40  # a press release's dateline follows its headline and highlights
 
 
@@ -443,8 +445,12 @@ def _issue_date(head: _Squashed, lines: Sequence[str], *, dateline: bool, releas
     if not dateline:
         return None
     opening = "\n".join(lines[: _DATE_LINES if not release else _RELEASE_DATE_LINES])
-    for found in _dates(opening):
+    for n, found in enumerate(_dates(opening)):
         line_start = opening.rfind("\n", 0, found.start) + 1
+        if n >= _DATELINE_DATES:
+            break
+        if found.start - line_start > _DATELINE_CHARS:
+            continue  # a date inside a paragraph, not a dateline
         before = opening[line_start : found.start]
         end = found.start + len(found.written)
         raw_end = end
@@ -474,7 +480,7 @@ _TITLE_CHARS = 120  # as the loader truncates its first-line titles
 _TITLE_LINES = 25
 
 
-_ADDRESS = re.compile(r"\S+@\S+\.\w|://|^www\.")
+_ADDRESS = re.compile(r"[^\s@]{1,64}@[^\s@]{1,253}\.\w|://|^www\.")  # bounded: linear on long lines
 
 
 def _bad_title(line: str) -> bool:
