@@ -9,16 +9,18 @@ neighbours, with ``doc.text[chunk.start:chunk.end] == chunk.text`` always.
 
 from __future__ import annotations
 
+import bisect
 import re
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from assistant.types import Chunk, Document
+from ingest.boilerplate import classify
 from ingest.errors import DocumentTooLarge
 
-__all__ = ["CHUNKING_VERSION", "chunk_document", "split_sentences"]
+__all__ = ["CHUNKING_VERSION", "HEADER_TOKENS", "chunk_document", "is_table_row", "split_sentences"]
 
 # ---------------------------------------------------------------- sentences
 
@@ -220,13 +222,216 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     whitespace and a non-lower-case character follow, unless the period belongs
     to an abbreviation ("Mr.", "e.g.", "No. 5", "U.S. Department", initials) or
     a number ("3.5"). Blank lines always end a sentence, and so do line breaks
-    after heading-like lines and before list items.
+    after heading-like lines and before list items. A serialised table row
+    (``is_table_row``) is always one sentence of its own, whole.
     """
     spans: list[tuple[int, int]] = []
     for p_start, p_end in _paragraphs(text):
         for b_start, b_end in _blocks(text, p_start, p_end):
             spans.extend(_sentences(text, b_start, b_end))
-    return spans
+    return _with_rows(text, spans, _row_lines(text))
+
+
+# ---------------------------------------------------------------- table rows
+
+# ``ingest.tables`` writes each table row as one line: "label — [shared headers] header: value; header: value".
+_LINE = re.compile(r"[^\n]+")
+_ROW_LEAD = re.compile(r"^[^\n]{0,200}? — ")
+_ROW_VALUE = re.compile(r"(?:[-−+]?[$€£¥]?\s?\(?\d[\d,.]*\)?\s?(?:%|pts?|bps|x)?\)?\*?|[—–-]+)$", re.IGNORECASE)
+_ROW_CHARS = 2000  # longer lines are prose (and are not searched cell by cell)
+_TABLE_SHARE = 0.5  # a chunk whose lines are at least this share of table rows (and two or more) is kind "table"
+
+
+def is_table_row(line: str) -> bool:
+    """Whether ``line`` is a serialised table row: ``label — h: v; h: v`` (or ``label — v; v``), every
+    ``;``-separated cell ending in a value, and more than one cell or a ``header: value`` pair, so that prose
+    with a dash ("the firm — founded in 1999 — grew") is not one."""
+    line = line.strip()
+    if len(line) > _ROW_CHARS:
+        return False
+    lead = _ROW_LEAD.match(line)
+    rest = line[lead.end() :] if lead else line
+    cells = [c.strip() for c in rest.split("; ")]
+    if not all(cells) or not all(_ROW_VALUE.search(c[-40:]) for c in cells):
+        return False
+    paired = any(": " in c for c in cells)
+    return (lead is not None and (len(cells) > 1 or paired)) or (lead is None and len(cells) > 1 and paired)
+
+
+def _row_lines(text: str) -> list[tuple[int, int]]:
+    """Spans of the table-row lines of ``text`` (whitespace-trimmed), in order."""
+    rows: list[tuple[int, int]] = []
+    for m in _LINE.finditer(text):
+        if (";" in m.group() or " — " in m.group()) and is_table_row(m.group()):
+            rows.extend(_trimmed(text, m.start(), m.end()))
+    return rows
+
+
+def _with_rows(text: str, spans: list[tuple[int, int]], rows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence spans with every table row as a span of its own: a row is never split, nor joined to its
+    neighbours, so chunks are cut between rows."""
+    if not rows:
+        return spans
+    starts = [r[0] for r in rows]
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        k = bisect.bisect_right(starts, s) - 1
+        k = max(k, 0)
+        pos = s
+        while k < len(rows) and rows[k][0] < e:
+            rs, re_ = rows[k]
+            if re_ > pos:
+                if rs > pos:
+                    out.extend(_trimmed(text, pos, rs))
+                pos = max(pos, re_)
+            k += 1
+        if pos < e:
+            out.extend(_trimmed(text, pos, e))
+    out.extend(rows)
+    return sorted(set(out))
+
+
+# ---------------------------------------------------------------- sections and the context header
+
+# Cap on the context header (word pieces, special tokens excluded). Measured on the shared filings and the demo
+# articles (docs/context.md): title + period + a two-level section path takes 12-28 pieces; 32 keeps that and
+# leaves header + a 200-piece chunk (232) inside MiniLM's 256-piece window, so the chunk budget need not shrink.
+HEADER_TOKENS = 32
+_SECTION_DEPTH = 3
+_PATH_SEP = " › "
+_CONTEXT_SEP = " · "
+_LABEL_WORDS = 10
+_ITEM_WORDS = 6  # an all-caps item heading continued on the next line: this many words in all
+_PART = re.compile(r"^part\s+(?:[ivx]{1,4}|\d{1,2})\b\.?", re.IGNORECASE)
+_ITEM = re.compile(r"^(?:item|chapter|article)\s+\d{1,3}[a-z]?\b\.?", re.IGNORECASE)
+_HASHES = re.compile(r"^(#{1,6})\s+(\S.*)$")
+_GENERIC = 9  # level of a heading with no numbering: below parts, items and Markdown levels
+_CAPTION = 10  # a table's caption: holds for the rows under it only
+
+
+@dataclass(frozen=True, slots=True)
+class _Heading:
+    """A heading event at ``start``: opens ``label`` at ``level`` (closing deeper ones); no label: only closes."""
+
+    start: int
+    level: int
+    label: str | None
+
+
+def _label(line: str) -> str:
+    words = line.split()
+    return " ".join(words[:_LABEL_WORDS]).strip(" .:")
+
+
+def _caps(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    return len(letters) >= 4 and all(c.isupper() for c in letters)
+
+
+def _numbered(line: str, m: re.Match[str]) -> bool:
+    """A numbered heading ("Item 7. Management’s Discussion ...", "PART II"): the number, then nothing or a
+    title-like rest."""
+    rest = line[m.end() :].strip()
+    return not rest or (_heading_like(rest) and (_titleish(rest) or _caps(rest)))
+
+
+def _continued(label: str, nxt: str) -> str:
+    """An all-caps heading broken over two lines (PDF text): the next line's leading all-caps words join it."""
+    more: list[str] = []
+    for word in nxt.split()[: max(0, _ITEM_WORDS - len(label.split()))]:
+        if not _caps(word + "XXXX") or not any(c.isalpha() for c in word):
+            break
+        more.append(word)
+    return f"{label} {' '.join(more)}" if more else label
+
+
+def _headings(text: str) -> list[_Heading]:
+    """The heading events of ``text``: numbered parts and items, Markdown hashes, title-like lines that open a
+    paragraph, all-caps lines; a table caption (a heading line followed by a row) holds for its rows only."""
+    lines = [(m.start() + len(m.group()) - len(m.group().lstrip()), m.group().strip()) for m in _LINE.finditer(text)]
+    lines = [(start, line) for start, line in lines if line]
+    breaks = {m.end() for m in _BLANK_LINE.finditer(text)}
+    out: list[_Heading] = []
+    in_table = False
+    continued = False
+    for i, (start, line) in enumerate(lines):
+        nxt = lines[i + 1][1] if i + 1 < len(lines) else ""
+        row = (";" in line or " — " in line) and is_table_row(line)
+        if in_table and not row:
+            out.append(_Heading(start, _CAPTION, None))
+            in_table = False
+        if row:
+            in_table = True
+            continue
+        fresh = i == 0 or start in breaks
+        level = 0
+        label = line
+        if m := _HASHES.match(line):
+            level, label = len(m.group(1)), m.group(2)
+        elif (m := _PART.match(line)) and _numbered(line, m):
+            level = 1
+        elif (m := _ITEM.match(line)) and _numbered(line, m):
+            level = 2
+            if _caps(line) and nxt:
+                label = _continued(line, nxt)
+                continued = label != line
+        elif continued:
+            continued = False  # the second line of a heading already joined to the first
+        elif (
+            _heading_like(line)
+            and (line[0].isupper() or line[0].isdigit())
+            and not nxt[:1].islower()  # "We\nare a technology platform": a wrapped sentence, not a heading
+            and sum(c.isalpha() for c in line) >= 0.6 * len(line.replace(" ", ""))
+            and ((fresh and _titleish(line)) or (_caps(line) and len(line.split()) >= 2))
+        ):
+            level = _GENERIC
+        if not level:
+            continue
+        if nxt and (";" in nxt or " — " in nxt) and is_table_row(nxt):
+            level = _CAPTION
+        out.append(_Heading(start, level, _label(label)))
+    return out
+
+
+def _paths(headings: Sequence[_Heading], title: str) -> list[tuple[int, tuple[str, ...]]]:
+    """(offset, section path from there on) after each heading event; the document title (or the start of
+    it, when the heading line was cut to ``_LABEL_WORDS``) is no section."""
+    stack: list[tuple[int, str]] = []
+    out: list[tuple[int, tuple[str, ...]]] = []
+    own = " ".join(title.lower().split())
+    for h in headings:
+        while stack and stack[-1][0] >= h.level:
+            stack.pop()
+        if h.label is not None and not own.startswith(" ".join(h.label.lower().split())):
+            stack.append((h.level, h.label))
+        out.append((h.start, tuple(label for _, label in stack[-_SECTION_DEPTH:])))
+    return out
+
+
+def _context_parts(doc: Document) -> list[str]:
+    """Title, then the entity and period when the title does not already say them."""
+    title = " ".join(doc.title.split())
+    parts = [title] if title else []
+    for key in ("entity", "period"):
+        value = doc.meta.get(key)
+        if isinstance(value, str) and value.strip() and value.strip().lower() not in title.lower():
+            parts.append(" ".join(value.split()))
+    return parts
+
+
+def _fit_header(parts: list[str], path: tuple[str, ...], count: Callable[[str], int], special: int) -> str:
+    """The header line within ``HEADER_TOKENS`` word pieces: outer sections go first, then trailing words."""
+    while True:
+        header = _CONTEXT_SEP.join([*parts, _PATH_SEP.join(path)] if path else parts)
+        if not header or count(header) - special <= HEADER_TOKENS:
+            return header
+        if len(path) <= 1:
+            break
+        path = path[1:]
+    words = header.split()[:HEADER_TOKENS]
+    while len(words) > 1 and count(" ".join(words)) - special > HEADER_TOKENS:
+        words.pop()
+    return " ".join(words).rstrip(" ·›")
 
 
 # ---------------------------------------------------------------- chunks
@@ -237,7 +442,7 @@ _PARAGRAPH_FILL = 0.6  # a chunk this full ends at a paragraph break rather than
 _SECTION_FILL = 0.25
 # Bumped whenever the same settings would cut a document into different chunks; the service re-chunks
 # documents indexed under another version (or other chunk settings) when they are ingested again.
-CHUNKING_VERSION = 2
+CHUNKING_VERSION = 3  # 3: context header, section path, table rows as units, boilerplate kind
 # A chunk's estimate (the sum of its sentences' counts) is exact for WordPiece tokenizers such as MiniLM's;
 # other tokenizers may add about a token where two sentences meet, so a chunk whose estimate is within
 # _VERIFY_SLACK + (sentence joins) of the limit is counted for real.
@@ -421,6 +626,7 @@ def chunk_document(
     max_tokens: int = 200,
     overlap: int = 1,
     max_chunks: int | None = None,
+    window: int | None = None,
 ) -> list[Chunk]:
     """Pack consecutive sentences of ``doc`` into chunks of at most ``max_tokens`` tokens.
 
@@ -442,23 +648,44 @@ def chunk_document(
     the document is known to make more chunks than that. Time and the calls to
     ``count_tokens`` grow linearly with the text (a run with no sentence end
     included).
+
+    Each chunk's meta carries ``section`` (the heading path it sits under, at its middle), ``context`` (the
+    one-line header ``Chunk.indexed_text`` puts before the text: title, entity and period when the title
+    lacks them, section; at most ``HEADER_TOKENS`` word pieces), ``kind`` "table" when it is mostly table
+    rows, and ``boilerplate`` when ``ingest.boilerplate.classify`` names its kind. ``window`` (the
+    embedder's, when given) keeps header + text inside it: the text budget is then at most ``window -
+    HEADER_TOKENS``.
     """
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0, got {overlap}")
+    if window is not None:
+        max_tokens = min(max_tokens, window - HEADER_TOKENS)
     text = doc.text
     spans = split_sentences(text)
     if not spans:
         return []
+    paths = _paths(_headings(text), doc.title)
+    path_starts = [start for start, _ in paths]
+    parts = _context_parts(doc)
+    headers: dict[tuple[str, ...], str] = {}
 
     def make(i: int, start: int, end: int) -> Chunk:
-        return Chunk(
-            id=f"{doc.id}:{i:04d}",
-            doc_id=doc.id,
-            text=text[start:end],
-            start=start,
-            end=end,
-            meta={"title": doc.title, "source": doc.source, "page": doc.page_at(start)},
-        )
+        k = bisect.bisect_right(path_starts, (start + end) // 2) - 1
+        path = paths[k][1] if k >= 0 else ()
+        if path not in headers:
+            headers[path] = _fit_header(parts, path, count_tokens, _special_tokens(count_tokens))
+        chunk_text = text[start:end]
+        meta: dict[str, Any] = {"title": doc.title, "source": doc.source, "page": doc.page_at(start)}
+        meta["section"] = _PATH_SEP.join(path)
+        meta["context"] = headers[path]
+        lines = [line for line in chunk_text.split("\n") if line.strip()]
+        rows = sum(1 for line in lines if is_table_row(line))
+        if rows >= 2 and rows >= _TABLE_SHARE * len(lines):
+            meta["kind"] = "table"
+        kind = classify(chunk_text)
+        if kind is not None:
+            meta["boilerplate"] = kind
+        return Chunk(id=f"{doc.id}:{i:04d}", doc_id=doc.id, text=chunk_text, start=start, end=end, meta=meta)
 
     # A short document is one chunk: one call instead of one per sentence.
     first, last = spans[0][0], spans[-1][1]
