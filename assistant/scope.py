@@ -193,7 +193,14 @@ _YEAR_FIRST_QUARTER = re.compile(rf"\b(?:fy\s*)?{_Y4}\s*q([1-4])\b", re.IGNORECA
 _BARE_QUARTER = re.compile(r"\bq([1-4])\b|\b(first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b", re.IGNORECASE)
 _YEAR = re.compile(rf"\b(?:fy\s*'?|fiscal\s+(?:year\s+)?)?{_Y4}\b|\bfy\s*'?(\d{{2}})\b", re.IGNORECASE)
 _FORM = re.compile(r"\b(?:form\s+)?(\d{1,2})-?\s?([a-z])(?:/a)?(?:'?s)?\b", re.IGNORECASE)
-_LATEST = re.compile(r"\b(?:latest|newest|most\s+recent|most\s+current)\b", re.IGNORECASE)
+# "the latest 10-Q", "its most recent quarterly report", "the newest filing"; not "the latest guideline"
+_LATEST = re.compile(
+    r"\b(?:latest|newest|most\s+recent|most\s+current)\s+(?:(?:fiscal|annual|quarterly|interim)\s+)?(?:form\s+)?"
+    r"(?:\d{1,2}-?[a-z](?:'?s)?\b|quarters?\b|years?\b|periods?\b|results\b|earnings\b|"
+    + "|".join(sorted(_DOC_NOUNS - {"op-ed"}))
+    + r")(?![a-z])",
+    re.IGNORECASE,
+)
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "ten": 10, "twelve": 12}
 _LAST_N = re.compile(
     r"\b(?:last|past|previous|recent|latest)\s+(two|three|four|five|six|seven|eight|ten|twelve|\d{1,2})\s+"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from assistant.config import get_settings
-from assistant.scope import DocumentNames, Focus, asks_each_document, periods_in, scope_of, wants_several
+from assistant.scope import DocumentNames, Focus, Scope, asks_each_document, periods_in, scope_of, wants_several
 from assistant.service import Assistant
 from assistant.types import Document, DocumentInfo
 from index.embeddings import Embedder
@@ -181,6 +181,7 @@ def test_latest_without_an_entity_asks_for_the_best_ranked_documents_entity() ->
     library = [_info(f.id, f.meta["entity"], f.meta["period"], f.meta["period_end"], f.meta["form"]) for f in FILINGS]
     assert scope_of("What was revenue in the latest 10-Q?", library).wants_entity
     assert scope_of("What was revenue in the latest 10-Q?", library, entity_of="s2").doc_ids == ("s3",)
+    assert scope_of("What came before the latest guideline?", library) == Scope()  # "latest" of something else
 
 
 def test_scope_of_is_cheap_for_a_thousand_documents() -> None:
