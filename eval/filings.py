@@ -74,6 +74,8 @@ class PageSet:
 # a number as filings and answers write it: 1,577 / 1577.00 / 0.5 / (496) / $1,577 / 23% (sign, $, % are dropped)
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d,]\d)")
 _YEAR = re.compile(r"(19|20)\d\d")
+# a month name right before a number makes it a day of a date ("January 28, 2023")
+_MONTH_BEFORE = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s*$", re.IGNORECASE)
 
 
 def normalise_number(text: str) -> str | None:
@@ -94,14 +96,19 @@ def _canonical(whole: str, fraction: str | None) -> str | None:
     return text
 
 
-def numbers_in(text: str, *, skip_years: bool = False) -> list[str]:
-    """The normalised numbers written in ``text``, in order. With ``skip_years``, a bare four-digit integer
-    1900-2099 not preceded by a currency sign is taken for a year (a label, not a figure) and left out."""
+def numbers_in(text: str, *, skip_dates: bool = False) -> list[str]:
+    """The normalised numbers written in ``text``, in order. With ``skip_dates``, the parts of dates are left out
+    (labels, not figures): a bare four-digit integer 1900-2099 not preceded by a currency sign (a year), and an
+    integer right after a month name (the day of "August 30, 2023")."""
     found: list[str] = []
     for m in _NUMBER.finditer(text):
         whole, fraction = m.group(1), m.group(2)
-        if skip_years and not fraction and _YEAR.fullmatch(whole) and not text[: m.start()].rstrip().endswith("$"):
-            continue
+        before = text[: m.start()]
+        if skip_dates and not fraction:
+            if _YEAR.fullmatch(whole) and not before.rstrip().endswith("$"):
+                continue
+            if _MONTH_BEFORE.search(before[-12:]):
+                continue
         value = _canonical(whole, fraction)
         if value is not None:
             found.append(value)
@@ -186,7 +193,7 @@ def load_financebench(
 ) -> PageSet:
     """FinanceBench's questions.jsonl / documents.jsonl / pdfs/ as a page set: source ``doc_name + ".pdf"``,
     gold pages the evidence pages + 1 (``evidence_page_num`` is 0-based), gold numbers those of ``answer``
-    (years left out), split by company (``company_split``). With limits, only the chosen documents
+    (dates left out), split by company (``company_split``). With limits, only the chosen documents
     (``select_documents``) and the questions on them."""
     dir = Path(dir)
     if not dir.is_dir():
@@ -214,7 +221,7 @@ def load_financebench(
             evidence = [e for e in row["evidence"] if str(e.get("doc_name", questions_doc)) == questions_doc]
             gold_pages = tuple(sorted({int(e["evidence_page_num"]) + 1 for e in evidence}))
             answer = str(row["answer"])
-            gold_numbers = tuple(dict.fromkeys(numbers_in(answer, skip_years=True)))
+            gold_numbers = tuple(dict.fromkeys(numbers_in(answer, skip_dates=True)))
             stated = {n for e in evidence for n in numbers_in(str(e.get("evidence_text_full_page") or ""))}
             questions.append(
                 PageQuestion(

@@ -89,7 +89,8 @@ def test_numbers_normalise_to_one_form() -> None:
         "2018",
         "1234567.8",
     ]
-    assert numbers_in("capex of $2019 million in 2019", skip_years=True) == ["2019"]  # a $ amount is no year
+    assert numbers_in("capex of $2019 million in 2019", skip_dates=True) == ["2019"]  # a $ amount is no year
+    assert numbers_in("from Aug. 30, 2023 on, 12 months ended January 28", skip_dates=True) == ["12"]
 
 
 def test_numbers_found_compares_normalised() -> None:
