@@ -374,3 +374,24 @@ def test_quality_summary_puts_ours_beside_the_baseline(tmp_path: Path) -> None:
     assert "| CovidQA (LlamaIndex) | hit@5 | 0.960 | 0.900 |" in md and "key_term_recall | 0.400 | – |" in md
     assert "Not run: SciFact test (BEIR) (`scifact`)" in md
     assert quality_main([str(tmp_path / "none")]) == 2
+
+
+def test_eval_command_loads_the_page_set_it_names(tmp_path: Path) -> None:
+    import argparse
+
+    from eval.commands import _page_set
+
+    files = tmp_path / "files"
+    files.mkdir()
+    _pdf(files / "report.pdf", PAGE_FACTS)
+    (files / "card.json").write_text("{}")  # dataset descriptions are not ingested
+    path = tmp_path / "uber_like.jsonl"
+    path.write_text(_line())
+    args = argparse.Namespace(financebench=None, page_set=path, files=files, name=None)
+    loaded = _page_set(args)
+    assert loaded is not None and loaded.name == "uber_like" and [p.name for p in loaded.files] == ["report.pdf"]
+    renamed = _page_set(argparse.Namespace(financebench=None, page_set=path, files=files, name="mine"))
+    assert renamed is not None and renamed.name == "mine" and renamed.questions == loaded.questions
+    fb = _page_set(argparse.Namespace(financebench=_financebench(tmp_path / "fb"), max_documents=1, max_pages=None))
+    assert fb is not None and fb.name == "financebench_subset" and [q.id for q in fb.questions] == ["q2"]
+    assert _page_set(argparse.Namespace(financebench=None, page_set=None)) is None
