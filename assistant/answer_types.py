@@ -113,9 +113,19 @@ _SPEECH_VERBS = frozenset(
 )
 
 
+_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[\"“‘(]*[A-Z])")
+
+
+def _asking_sentence(question: str) -> str:
+    """The sentence of ``question`` that asks (the first ending in "?"): "The document mentions the default used
+    when entering formulas. What is this default?" asks the second, and its "when" asks for no date."""
+    sentences = _SENTENCES.split(question.strip())
+    return next((s for s in sentences if s.rstrip().endswith("?")), question)
+
+
 def expected_type(question: str) -> AnswerType | None:
     """The kind of answer ``question`` asks for, or None (yes/no, how/what-did questions)."""
-    text = question.lower().replace("’", "'")
+    text = _asking_sentence(question).lower().replace("’", "'")
     words = _WORDS.findall(text)
     if not words:
         return None

@@ -221,30 +221,43 @@ class _Term:
     entity: bool  # a name, acronym or number: the question is about it, so the passages must mention it
 
 
-# a word joined to another by a hyphen, an ampersand or a slash where the compound has a digit or a one-letter
-# part ("10-Qs", "R&D", "S&P", "COVID-19"): a piece of a compound, not a name by itself
-_COMPOUND = re.compile(r"[A-Za-z0-9]+(?:[-&/][A-Za-z0-9]+)+")
+# a word joined to another by a hyphen, an ampersand, a slash, an underscore or a dot where the compound has a
+# digit or a one-letter part ("10-Qs", "R&D", "S&P", "COVID-19", "section_10.md"): a piece, not a name by itself
+_COMPOUND = re.compile(r"[A-Za-z0-9]+(?:(?:[-&/_]|\.(?=[A-Za-z]))[A-Za-z0-9]+)+")
+_SEPARATORS = re.compile(r"[-&/_.]")
 # a period ("Q1", "FY2023", "H2") or a currency code: it says when or in what unit, and texts write it in other
 # words ("the first quarter", "fiscal 2023", "$"), so it is no name the passages must repeat
 _NOT_NAMES = re.compile(r"(?:Q[1-4]|H[12]|FY\d{2}(?:\d{2})?|USD|EUR|GBP|JPY|CNY|RMB)", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*\s*[\"'“‘(\[]*$")
 
 
-def _fragments(question: str) -> set[str]:
-    """Words of ``question`` that are pieces of a compound with a digit or a one-letter part ("10-Qs" -> "10",
-    "Qs"; "R&D" -> "R", "D")."""
-    text = _DOTTED.sub(lambda m: m.group().replace(".", ""), question)
-    out: set[str] = set()
-    for m in _COMPOUND.finditer(_POSSESSIVE.sub("", text)):
-        parts = re.split(r"[-&/]", m.group())
+class _Word(NamedTuple):
+    text: str
+    fragment: bool  # a piece of a compound ("Qs" of "10-Qs")
+    initial: bool  # first word of a sentence of the question: capitalised by position, not as a name
+
+
+def _question_words(question: str) -> list[_Word]:
+    """The words of ``question`` as ``_words`` finds them, each marked as a piece of a compound or not and as the
+    first word of a sentence or not ("... in your workspace? Explain your answer")."""
+    text = _POSSESSIVE.sub("", _DOTTED.sub(lambda m: m.group().replace(".", ""), question))
+    pieces: list[tuple[int, int]] = []
+    for m in _COMPOUND.finditer(text):
+        parts = _SEPARATORS.split(m.group())
         if any(c.isdigit() for c in m.group()) or "&" in m.group() or min(len(x) for x in parts) == 1:
-            out.update(parts)
+            pieces.append(m.span())
+    out: list[_Word] = []
+    for m in _WORD.finditer(text):
+        before = text[: m.start()]
+        initial = not before.strip() or _SENTENCE_END.search(before) is not None
+        out.append(_Word(m.group(), any(a <= m.start() < b for a, b in pieces), initial))
     return out
 
 
 def _question_terms(question: str, skip: set[str]) -> list[_Term]:
-    words = _words(question)
+    marked = _question_words(question)
+    words = [w.text for w in marked]
     mixed_case = any(c.isupper() for c in question[1:]) and any(c.islower() for c in question)
-    fragments = _fragments(question)
     terms: dict[str, _Term] = {}
     for i, w in enumerate(words):
         low = w.lower()
@@ -255,10 +268,13 @@ def _question_terms(question: str, skip: set[str]) -> list[_Term]:
             continue  # "want to drop" asks about dropping; "end up reinforcing" about reinforcing
         stem = _STEMMER.stemWord(low)
         entity = (
-            len(w) > 1
-            and w not in fragments
+            (len(w) > 1 or w.isdigit())  # a single letter is no name
+            and not marked[i].fragment
             and _NOT_NAMES.fullmatch(w) is None
-            and (any(c.isdigit() for c in w) or (mixed_case and ((i > 0 and w[0].isupper()) or w.isupper())))
+            and (
+                any(c.isdigit() for c in w)
+                or (mixed_case and ((not marked[i].initial and w[0].isupper()) or w.isupper()))
+            )
         )
         if stem not in terms or entity:
             terms[stem] = _Term(stem, w, entity)

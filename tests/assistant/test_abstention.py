@@ -71,6 +71,8 @@ def test_a_name_in_no_passage_and_no_label_still_abstains(answerer: ExtractiveAn
         ("Did the S&P 500 rise in FY2023?", {"500"}),
         ("What is the capital expenditure (in USD millions) of Contoso?", {"Contoso"}),
         ("What did Orla Byrne say about the Biden-era rule?", {"Orla", "Byrne", "Biden"}),
+        ("Can you pin a page for everyone? Explain your answer.", set()),  # capitalised as a sentence's first word
+        ('How long is "section_10.md" compared with the Contoso guide?', {"Contoso"}),
     ],
 )
 def test_fragments_of_compounds_and_periods_are_not_names(question: str, names: set[str]) -> None:
@@ -95,6 +97,14 @@ def test_a_question_about_a_change_wants_a_number_of_any_kind() -> None:
     assert expected_type("How much did the bakery cut its energy costs?") == AnswerType.NUMBER
     assert expected_type("By how much did prices fall?") == AnswerType.NUMBER
     assert expected_type("How much did the bakery spend on energy?") == AnswerType.MONEY
+
+
+def test_the_sentence_that_asks_gives_the_answer_type() -> None:
+    """A statement before the question is context: its "when" asks for no date."""
+    assert (
+        expected_type("The guide mentions the fee charged when billing late. What is this rate?") == AnswerType.PERCENT
+    )
+    assert expected_type("Can you pin a page for everyone? Explain your answer.") is None
 
 
 def test_a_percentage_answers_how_much_a_cost_was_cut(answerer: ExtractiveAnswerer) -> None:
