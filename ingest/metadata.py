@@ -379,21 +379,24 @@ def _entity_from_headline(first_lines: Sequence[str]) -> str | None:
     return None
 
 
-def _as_written(name: str, body: _Squashed) -> str:
+def _as_written(name: str, text: str) -> str:
     """A name the cover writes in capitals ("ACME WIDGETS, INC.") or with broken words ("ACME W IDGETS") as the
     text writes it in mixed case most often ("Acme Widgets, Inc."), when it does; else as found."""
     if not name.isupper() and " ".join(name.split()) == name and not re.search(r"\b[^\W\d_]\b", name):
         return name
-    variants: Counter[str] = Counter()
-    text = body.text
-    for start, end in body.find(name):
-        if (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum()):
-            continue  # inside a longer word
-        if name.endswith(".") and text[end : end + 1] == ".":
-            end += 1
-        written = " ".join(text[start:end].split())
-        if not written.isupper() and written.count(" ") <= name.count(" "):
-            variants[written] += 1
+    chars = [c for c in name if c.isalnum()]
+    if not chars:
+        return name
+    # the same letters and digits, with at most a few spaces or punctuation marks between them, on one line
+    pattern = re.compile(
+        r"(?<![^\W_])"
+        + r"[^\w\n]{0,3}".join(re.escape(c) for c in chars)
+        + r"(?![^\W_])"
+        + (r"\.?" if name.endswith(".") else ""),
+        re.IGNORECASE,
+    )
+    variants = Counter(m.group() for m in pattern.finditer(text) if not m.group().isupper())
+    variants = Counter({" ".join(v.split()): n for v, n in variants.items() if v.count(" ") <= name.count(" ")})
     # the same words first: extraction also glues words ("AcmeWidgets, Inc.")
     same = Counter({v: n for v, n in variants.items() if v.count(" ") == name.count(" ")})
     return (same or variants).most_common(1)[0][0] if variants else name
@@ -619,7 +622,7 @@ def describe_document(
     if entity is None and release:
         entity = _entity_from_ticker(head_text[:_RELEASE_CHARS]) or _entity_from_headline(opening)
     if entity is not None:
-        entity = _as_written(entity, body)
+        entity = _as_written(entity, text)
 
     issued = _issue_date(head, lines, dateline=cover_form is None, release=release)
     meta: dict[str, Any] = {}
