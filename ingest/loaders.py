@@ -587,9 +587,9 @@ def _load_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
 
 
 def _page_tables(data: bytes, raw: list[str], limits: _Limits) -> dict[int, list[tuple[str, str]]]:
-    """Tables of the pages whose text looks tabular: page index -> [(placeholder line, table block)].
+    """Tables of the pages whose text looks tabular: page index -> [(placeholder token, table block)].
 
-    The table's own lines in ``raw`` are replaced by the placeholder (``ingest.tables.replace_tables``). The
+    The table's own lines in ``raw`` are replaced by stand-ins (``ingest.tables.replace_tables``). The
     table extractor is a second parser: when it fails on a page (or on the file) that page keeps pypdf's text.
     """
     from ingest.tables import looks_tabular, page_tables, placeholder, replace_tables
@@ -618,20 +618,10 @@ def _page_tables(data: bytes, raw: list[str], limits: _Limits) -> dict[int, list
             if not tables:
                 continue
             marks = [placeholder(index, k) for k in range(len(tables))]
-            raw[index], _ = replace_tables(raw[index], tables, marks)
-            found[index] = [(mark, table.block) for mark, table in zip(marks, tables, strict=True)]
+            raw[index], tokens = replace_tables(raw[index], tables, marks)
+            found[index] = [(token, table.block) for token, table in zip(tokens, tables, strict=True)]
             limits.add(sum(len(table.block) for table in tables))
     return found
-
-
-def _with_tables(page_text: str, tables: list[tuple[str, str]]) -> str:
-    """A cleaned page with each table placeholder line replaced by its block (a paragraph of its own)."""
-    for mark, block in tables:
-        if mark in page_text:
-            page_text = page_text.replace(mark, block, 1)
-        else:
-            page_text = f"{page_text}\n\n{block}" if page_text else block
-    return page_text
 
 
 def _read_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
@@ -659,7 +649,10 @@ def _read_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
     tables = _page_tables(data, raw, limits)
     running: list[str] = []
     cleaned = clean_pages(raw, check=limits.check, running_out=running)
-    cleaned = [_with_tables(text, tables[i]) if i in tables else text for i, text in enumerate(cleaned)]
+    if tables:
+        from ingest.tables import put_tables
+
+        cleaned = [put_tables(text, tables[i]) if i in tables else text for i, text in enumerate(cleaned)]
     parts: list[str] = []
     pages: list[Page] = []
     offset = 0

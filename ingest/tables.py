@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Table", "looks_tabular", "page_tables", "placeholder", "replace_tables"]
+__all__ = ["Table", "looks_tabular", "page_tables", "placeholder", "put_tables", "replace_tables"]
 
 # A value cell: a figure with its currency sign, sign, parentheses, percent or multiplier, or a nil dash.
 _NUMBER = re.compile(r"^[(\[]?[-+−]?[$€£¥]?\s?[(]?\d[\d,.]*\)?\s?(?:%|pts?|bps|x)?[)\]]?\*?$|^[—–-]+$", re.IGNORECASE)
@@ -50,6 +50,7 @@ _CAPTION_LINES = 4
 # Share of a table's figures that the pypdf lines taken out must hold for the block to replace them (the last
 # row is often glued to the next paragraph's first words and stays): below it the block goes after the page text.
 _TAKEN_SHARE = 0.6
+_PAD = "zqpad"  # the stand-in word for a table line taken out of the page text (see replace_tables)
 
 
 @dataclass(frozen=True)
@@ -428,17 +429,24 @@ def _seeded(run: Sequence[str], source: str) -> bool:
     return False
 
 
-def replace_tables(page_text: str, tables: Sequence[Table], marks: Sequence[str]) -> tuple[str, list[bool]]:
-    """``page_text`` with each table's own lines replaced by its mark line (a blank line either side).
+def _pad(token: str, length: int) -> str:
+    return token + "q" * max(0, length - len(token))
 
-    A pypdf line belongs to a table when every token of it is part of one of the table's words (pypdf splits
-    and glues words differently: "dep" + "reciation", "below6,061"); runs of such lines that hold figures are
-    taken out. When the lines taken out do not hold enough of the table's figures, the text is left as it was and
-    the mark goes after it instead (``replaced[i]`` is False; ``_TAKEN_SHARE``): the figures are then indexed
-    twice, never lost.
+
+def replace_tables(page_text: str, tables: Sequence[Table], marks: Sequence[str]) -> tuple[str, list[str]]:
+    """``page_text`` with each table's own lines replaced by stand-ins; returns it and each table's token.
+
+    A pypdf line belongs to a table when every token of it is part of the table's text (pypdf splits and glues
+    words differently: "dep" + "reciation", "below6,061") and it sits in a run of such lines one of which
+    appears whole, in order, in the table's text. Each line taken out is replaced by a one-word stand-in of the
+    same length (the first by the table's token, the others by ``_PAD`` words), so the cleaner's line rules see
+    the same line lengths and page layout as before (its paragraph joining depends on the document's line
+    widths: text away from the tables comes out as it did). ``put_tables`` swaps the tokens for the blocks
+    after cleaning. When the lines taken out do not hold enough of the table's figures (``_TAKEN_SHARE``), the
+    text is left as it was and the token goes after it instead: the figures are then indexed twice, never lost.
     """
     lines = page_text.split("\n")
-    replaced: list[bool] = []
+    tokens: list[str] = []
     for table, mark in zip(tables, marks, strict=True):
         covered = [bool(line.split()) and all(_squash(t) in table.source for t in line.split()) for line in lines]
         runs: list[tuple[int, int]] = []
@@ -449,17 +457,36 @@ def replace_tables(page_text: str, tables: Sequence[Table], marks: Sequence[str]
             elif not ok and start is not None:
                 runs.append((start, k))
                 start = None
-        # a run is the table's when one of its lines with figures appears whole, in order, in the table's text
+        # a run is the table's when a few of its lines with figures appear whole, in order, in the table's text
         # (another table's lines on the same page share words and figures, but not their sequence)
         runs = [(a, b) for a, b in runs if _seeded(lines[a:b], table.source)]
         taken = sum(len(_NUMERIC_TOKEN.findall(line)) for a, b in runs for line in lines[a:b])
         if runs and taken >= _TAKEN_SHARE * table.values:
-            drop = {k for a, b in runs for k in range(a, b)}
-            first = runs[0][0]
-            rest = [line for k, line in enumerate(lines) if k >= first and k not in drop]
-            lines = [*lines[:first], "", mark, "", *rest]
-            replaced.append(True)
+            drop = [k for a, b in runs for k in range(a, b)]
+            token = _pad(mark, len(lines[drop[0]]))
+            for k in drop:
+                lines[k] = token if k == drop[0] else _pad(_PAD, len(lines[k]))
         else:
-            lines = [*lines, "", mark, ""]
-            replaced.append(False)
-    return "\n".join(lines), replaced
+            token = mark
+            lines = [*lines, "", token]
+        tokens.append(token)
+    return "\n".join(lines), tokens
+
+
+_PADS = re.compile(rf"(?<!\S){_PAD}q*(?!\S)")
+
+
+def put_tables(page_text: str, blocks: Sequence[tuple[str, str]]) -> str:
+    """A cleaned page with each (token, block): the token and the stand-ins after it become the block, a
+    paragraph of its own; stand-ins left elsewhere are dropped (a token the cleaner lost: block at the end)."""
+    for token, block in blocks:
+        m = re.search(rf"\s*{re.escape(token)}(?!\S)(?:\s+{_PAD}q*(?!\S))*\s*", page_text)
+        if m is None:
+            page_text = f"{page_text}\n\n{block}" if page_text.strip() else block
+            continue
+        before, after = page_text[: m.start()], page_text[m.end() :]
+        page_text = f"{before}{chr(10) * 2 if before else ''}{block}{chr(10) * 2 if after else ''}{after}"
+    if _PAD in page_text:
+        lines = [" ".join(_PADS.sub("", line).split()) if _PAD in line else line for line in page_text.split("\n")]
+        page_text = re.sub(r"\n{3,}", "\n\n", "\n".join(line for line in lines if line is not None)).strip()
+    return page_text
