@@ -143,7 +143,7 @@ _QUARTER_AFTER_YEAR = re.compile(
     r"\b((?:19|20)\d\d)\s+(?:fiscal\s+)?(first|second|third|fourth)[\s-]+quarter\b", re.IGNORECASE
 )
 _FY_LABEL = re.compile(r"\b(?:FY\s*'?|fiscal\s+(?:year\s+)?)((?:19|20)\d\d|\d\d)\b", re.IGNORECASE)
-# how far into the text quarter labels are counted (MD&A of a 10-Q names its quarter within this)
+# how far into the text a 10-Q's statement columns and an entity's mentions are looked for (its first 15-20 pages)
 _LABEL_SPAN = 60_000
 # a 52/53-week fiscal year that ends in the first days of January is named after the year before
 _SPILL_DAYS = 7
@@ -172,6 +172,8 @@ def _fiscal_year(end: date) -> int:
 
 @dataclass(frozen=True)
 class _Period:
+    """A period as a reader writes it ("Q3 2023", "FY2022"), and its last day when the document states it."""
+
     label: str
     end: date | None = None
 
@@ -353,7 +355,8 @@ def _entity_from_suffix(head: str) -> str | None:
 
 # a mixed-case organisation name in running text: capitalised words ending in a company suffix ("Acme Widgets Inc.")
 _ORG_MENTION = re.compile(
-    r"\b(?:The\s+)?(?!(?:The|Our|This|That|Each|Such|An?|Its|Their|Parent|Holding|Operating)\b)[A-Z][\w&'.-]*(?:,?\s+(?:&\s+)?[A-Z][\w&'.-]*){0,4},?\s+"
+    r"\b(?:The\s+)?(?!(?:The|Our|This|That|Each|Such|An?|Its|Their|Parent|Holding|Operating)\b)"
+    r"[A-Z][\w&'.-]*(?:,?\s+(?:&\s+)?[A-Z][\w&'.-]*){0,4},?\s+"
     r"(?:Inc\.|Incorporated|Corporation|Company|Corp\.|plc|PLC|Ltd\.|Limited|LLC|N\.V\.|S\.A\.|AG|SE)(?!\w)"
 )
 _MIN_MENTIONS = 2
@@ -610,8 +613,9 @@ def describe_document(
     if period is None and form == "annual report":
         year = _ANNUAL_YEAR.search("\n".join(lines[:8]))
         period = _Period(f"FY{_year(year.group(1) or year.group(2))}") if year else None
+    # a quarter a running line states ("Q3 2023 Form 10-Q") wins over one derived from the statements' columns
     from_running = _period_from_running(running)
-    if from_running is not None and (period is None or period.label.startswith("quarter ended")):
+    if from_running is not None and (period is None or from_running.label.startswith("Q")):
         period = _Period(from_running.label, period.end if period is not None else None)
 
     entity = _entity_from_cover(head) or _entity_from_running(running)
