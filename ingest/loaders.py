@@ -586,6 +586,9 @@ def _load_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
         return _read_pdf(data, source, limits)
 
 
+_TABLE_TIME_SHARE = 0.5
+
+
 def _page_tables(data: bytes, raw: list[str], limits: _Limits) -> dict[int, list[tuple[str, str]]]:
     """Tables of the pages whose text looks tabular: page index -> [(placeholder token, table block)].
 
@@ -605,9 +608,16 @@ def _page_tables(data: bytes, raw: list[str], limits: _Limits) -> dict[int, list
     except Exception as exc:
         log.debug("no tables read: pdfplumber cannot open the file (%s)", _one_line(exc))
         return {}
+    # tables are an improvement, never a reason to refuse a file: they may use half of the time left
+    budget = (
+        None if limits.deadline is None else time.monotonic() + _TABLE_TIME_SHARE * (limits.deadline - time.monotonic())
+    )
     with pdf:
         for index, page in zip(gated, pdf.pages, strict=True):
             limits.check()
+            if budget is not None and time.monotonic() > budget:
+                log.info("tables read on the pages before page %d only: the parse deadline is near", index + 1)
+                break
             try:
                 tables = [t for t in page_tables(page) if t.rows]
             except Exception as exc:

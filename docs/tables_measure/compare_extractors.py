@@ -7,7 +7,7 @@ import re
 import sys
 import time
 
-sys.path.append("/tmp/c1_mupdf")
+sys.path.append("/tmp/c1_mupdf")  # PyMuPDF for this measurement only (pip install --target): AGPL, not a dependency
 import pdfplumber
 import pymupdf
 
