@@ -534,7 +534,8 @@ def _filing_title(entity: str, form: str | None, period: _Period | None, issued:
 
 _DANGLING = re.compile(r"\b(?:a|an|the|of|and|or|to|in|on|for|with|from|by|at|as|full-year|fiscal)$", re.IGNORECASE)
 _HEADLINE_WORDS = 25
-_SHORT_TAIL = 2  # a headline's next line of at most this many words is its wrapped end ("... Raises\nGuidance")
+_SHORT_TAIL = 2
+_WRAPPED_WORDS = 8  # a headline's next line of at most this many words is its wrapped end ("... Raises\nGuidance")
 
 
 def _release_headline(opening: Sequence[str]) -> str | None:
@@ -545,7 +546,9 @@ def _release_headline(opening: Sequence[str]) -> str | None:
         if len(line.split()) > _HEADLINE_WORDS or _DATE.search(line):
             continue  # a dateline's first sentence, not a headline
         if _RELEASE.search(line) and not line.startswith(("•", "-", "*")):
-            wrapped = nxt and not nxt.startswith(("•", "-", "*")) and not _DATE.search(nxt)
+            # the next line continues it, unless it is a bullet, a dateline or a (reflowed) sentence of its own
+            wrapped = nxt and not nxt.startswith(("•", "-", "*")) and not _DATE.search(nxt) and not _RELEASE.search(nxt)
+            wrapped = wrapped and len(nxt.split()) <= _WRAPPED_WORDS
             if wrapped and (_DANGLING.search(line) or len(nxt.split()) <= _SHORT_TAIL):
                 return joined
             return line

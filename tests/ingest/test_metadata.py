@@ -130,6 +130,11 @@ def test_press_release_headline_dateline_and_ticker() -> None:
         "date": "2023-10-26",
     }
     assert described.title == "Northwind Widgets Reports Third-Quarter 2023 Results"
+    # a next line that is a sentence of its own is not the headline's wrapped end
+    reflowed = text.replace(
+        "2023\nResults\n", "2023 Results; Raises Full-Year\nGuidance Reported Third-Quarter Results\n"
+    )
+    assert describe_document(reflowed).title == "Northwind Widgets Reports Third-Quarter 2023 Results; Raises Full-Year"
 
 
 def test_annual_report_names_its_year_and_company() -> None:
