@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Table", "looks_tabular", "page_tables", "placeholder", "put_tables", "replace_tables"]
+__all__ = ["Table", "looks_tabular", "page_tables", "placeholder", "put_tables", "replace_tables", "table_spans"]
 
 # A value cell: a figure with its currency sign, sign, parentheses, percent or multiplier, or a nil dash.
 _NUMBER = re.compile(r"^[(\[]?[-+−]?[$€£¥]?\s?[(]?\d[\d,.]*\)?\s?(?:%|pts?|bps|x)?[)\]]?\*?$|^[—–-]+$", re.IGNORECASE)
@@ -349,7 +349,7 @@ def _caption(lines: Sequence[_Line], i: int, body_top: float, claimed: float, un
         if body_top - lines[i].bottom > _CAPTION_REACH:
             break
         text = lines[i].text
-        if _is_units(text):
+        if _is_units(text) or (_SCALE.search(text) and len(text) <= 120 and not text.endswith(".")):
             units.insert(0, text)
         elif _title_like(text):
             titles.insert(0, text)
@@ -490,3 +490,21 @@ def put_tables(page_text: str, blocks: Sequence[tuple[str, str]]) -> str:
         lines = [" ".join(_PADS.sub("", line).split()) if _PAD in line else line for line in page_text.split("\n")]
         page_text = re.sub(r"\n{3,}", "\n\n", "\n".join(line for line in lines if line is not None)).strip()
     return page_text
+
+
+_ROW_LINE = re.compile(r"^\S.* — \S.*(?:: |; )\S")
+
+
+def table_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the table blocks in a document's text: paragraphs most of whose lines are rows.
+
+    For the chunker: a block may be split only between lines, and a piece after the first should repeat the
+    block's first line (the caption) as context; a row line is never split.
+    """
+    spans: list[tuple[int, int]] = []
+    for m in re.finditer(r"[^\n](?:.|\n(?!\n))*", text):
+        lines = m.group().split("\n")
+        rows = sum(bool(_ROW_LINE.match(line)) for line in lines)
+        if rows >= 1 and rows >= 0.5 * (len(lines) - 1):
+            spans.append((m.start(), m.end()))
+    return spans

@@ -107,3 +107,14 @@ def test_a_pdf_without_tables_reads_as_before(tmp_path: Path) -> None:
     raw = PdfReader(path).pages[0].extract_text()
     doc = read_document(path)
     assert " ".join(doc.text.split()) == " ".join(raw.split())
+
+
+def test_table_spans_find_the_block_for_the_chunker(tmp_path: Path) -> None:
+    from ingest.tables import table_spans
+
+    doc = read_document(_pdf(tmp_path / "harvest.pdf"))
+    spans = table_spans(doc.text)
+    assert len(spans) == 1
+    block = doc.text[spans[0][0] : spans[0][1]]
+    assert block.startswith(CAPTION) and block.endswith("2021: 2,775")
+    assert "Harvests are measured" not in block and "The cooperative reports" not in block
