@@ -318,9 +318,9 @@ def _table(lines: Sequence[_Line], x0: float, top: float, x1: float, bottom: flo
 def _assign_headers(headers: Sequence[_Line], columns: Sequence[tuple[float, float, float]]) -> list[list[str]]:
     """Each column's header texts, top to bottom.
 
-    A header wider than any column is a group header ("Year Ended December 31,", "As of December 31, 2020"):
-    every column takes the nearest group header of that line, so a centred group header reaches the columns at
-    its edges. Other headers go to the columns they overlap (or the nearest one).
+    A header wider than any column, above the bottom header line, is a group header ("Year Ended December 31,",
+    "As of December 31, 2020"): every column takes the nearest group header of that line, so a centred group
+    header reaches the columns at its edges. Other headers go to the columns they overlap (or the nearest one).
     """
     widest = max(c1 - c0 for c0, c1, _ in columns)
     found: list[list[str]] = [[] for _ in columns]
@@ -329,8 +329,9 @@ def _assign_headers(headers: Sequence[_Line], columns: Sequence[tuple[float, flo
         c0, c1, _ = columns[k]
         return max(c0 - s.x1, s.x0 - c1, 0.0)
 
-    for line in headers:
-        spanning = [s for s in line.segments if s.x1 - s.x0 > 1.2 * widest]
+    for n, line in enumerate(headers):
+        last = n == len(headers) - 1  # the bottom header line names single columns, however wide its words
+        spanning = [] if last else [s for s in line.segments if s.x1 - s.x0 > 1.2 * widest]
         for k in range(len(columns)) if spanning else ():
             found[k].append(min(spanning, key=lambda s: distance(s, k)).text)
         for s in line.segments:
