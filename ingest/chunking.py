@@ -305,6 +305,12 @@ _ITEM_WORDS = 6  # an all-caps item heading continued on the next line: this man
 _PART = re.compile(r"^part\s+(?:[ivx]{1,4}|\d{1,2})\b\.?", re.IGNORECASE)
 _ITEM = re.compile(r"^(?:item|chapter|article)\s+\d{1,3}[a-z]?\b\.?", re.IGNORECASE)
 _HASHES = re.compile(r"^(#{1,6})\s+(\S.*)$")
+# The header is written only for documents that ingest identified (``ingest.metadata``: who, what form, which
+# period): such documents look alike (filings of one company, quarters of one filer) and their passages say
+# "we" and "the Company", so the header is what tells them apart. A document with none of these keys (a news
+# story, a help page) names its subject in its own words: on the demo articles a headline-and-section header
+# in every chunk cost hit@1 0.878 -> 0.837 and citation precision 0.946 -> 0.915 (docs/context.md).
+_IDENTITY = ("entity", "form", "period")
 _GENERIC = 9  # level of a heading with no numbering: below parts, items and Markdown levels
 _CAPTION = 10  # a table's caption: holds for the rows under it only
 
@@ -651,7 +657,8 @@ def chunk_document(
 
     Each chunk's meta carries ``section`` (the heading path it sits under, at its middle), ``context`` (the
     one-line header ``Chunk.indexed_text`` puts before the text: title, entity and period when the title
-    lacks them, section; at most ``HEADER_TOKENS`` word pieces), ``kind`` "table" when it is mostly table
+    lacks them, section; at most ``HEADER_TOKENS`` word pieces; empty for a document with no entity, form or
+    period in its meta, see ``_IDENTITY``), ``kind`` "table" when it is mostly table
     rows, and ``boilerplate`` when ``ingest.boilerplate.classify`` names its kind. ``window`` (the
     embedder's, when given) keeps header + text inside it: the text budget is then at most ``window -
     HEADER_TOKENS``.
@@ -667,13 +674,14 @@ def chunk_document(
     paths = _paths(_headings(text), doc.title)
     path_starts = [start for start, _ in paths]
     parts = _context_parts(doc)
+    identified = any(doc.meta.get(key) for key in _IDENTITY)
     headers: dict[tuple[str, ...], str] = {}
 
     def make(i: int, start: int, end: int) -> Chunk:
         k = bisect.bisect_right(path_starts, (start + end) // 2) - 1
         path = paths[k][1] if k >= 0 else ()
         if path not in headers:
-            headers[path] = _fit_header(parts, path, count_tokens, _special_tokens(count_tokens))
+            headers[path] = _fit_header(parts, path, count_tokens, _special_tokens(count_tokens)) if identified else ""
         chunk_text = text[start:end]
         meta: dict[str, Any] = {"title": doc.title, "source": doc.source, "page": doc.page_at(start)}
         meta["section"] = _PATH_SEP.join(path)

@@ -124,3 +124,14 @@ def test_prose_with_dashes_is_no_table_row() -> None:
     assert not is_table_row("The club — founded in 1931 — grew to 400 members by 2031")
     assert not is_table_row("Rowing: a sport; sculling: a style")
     assert is_table_row("Oars — 2030: 12; 2031: 15")
+
+
+def test_a_document_ingest_did_not_identify_keeps_its_section_but_gets_no_header(
+    count_tokens: Callable[[str], int],
+) -> None:
+    doc = _doc(_filing())  # no entity, form or period: a story that names its subject in its own words
+    chunks = chunk_document(doc, count_tokens, max_tokens=80)
+    assert chunks[0].meta["section"] == "PART I › ITEM 2. OPERATIONS › Fleet Maintenance"
+    assert all(c.meta["context"] == "" and c.indexed_text == c.text for c in chunks)
+    form_only = chunk_document(_doc(_filing(), form="annual review"), count_tokens, max_tokens=80)
+    assert form_only[0].meta["context"].startswith("Annual Review of the Lakeside Rowing Club · PART I")
