@@ -113,7 +113,9 @@ _SPEECH_VERBS = frozenset(
 )
 
 
-_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[\"“‘(]*[A-Z])")
+# a sentence boundary in a question: after "?", or after "." / "!" that ends a word with two lower-case letters or
+# digits before it, then a capital ("U.S. Department", "Dr. Lee", "Inc. reported" end no sentence)
+_SENTENCES = re.compile(r"(?:(?<=\?)|(?<=[a-z0-9]{2}[.!]))\s+(?=[\"“‘(]*[A-Z])")
 
 
 def _asking_sentence(question: str) -> str:

@@ -105,6 +105,8 @@ def test_the_sentence_that_asks_gives_the_answer_type() -> None:
         expected_type("The guide mentions the fee charged when billing late. What is this rate?") == AnswerType.PERCENT
     )
     assert expected_type("Can you pin a page for everyone? Explain your answer.") is None
+    # an abbreviation's dot ends no sentence
+    assert expected_type("What did the U.S. Department of Energy declare about the plant?") == AnswerType.STATEMENT
 
 
 def test_a_percentage_answers_how_much_a_cost_was_cut(answerer: ExtractiveAnswerer) -> None:
