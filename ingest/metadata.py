@@ -277,6 +277,10 @@ _HEADLINE_SUBJECT = re.compile(
 _SUBSIDIARIES = re.compile(r"\s+and\s+(?:its\s+)?(?:consolidated\s+)?subsidiar(?:y|ies)(?:\s+companies)?\s*$", re.I)
 _RUNNING_SPLIT = re.compile(r"\s*(?:\||•|·|–|—|\s-\s)\s*")
 _MAX_NAME_WORDS = 8
+_NOT_NAME = re.compile(
+    r"\bform\s*\d{1,2}\s*-\s*[a-z]{1,2}\b|\bQ[1-4]\s*(?:FY)?'?\d{2,4}\b|\bFY\s*'?\d{2,4}\b|\bpage\s+\d+\b", re.I
+)
+_PAGE_EDGE = re.compile(r"^\s*\d+\s+|\s+\d+\s*$")
 _NAME_SMALL_WORDS = frozenset({"&", "and", "of", "de", "du", "la", "von", "van", "der", "for", "the"})
 
 
@@ -341,6 +345,10 @@ def _entity_from_running(running: Sequence[str]) -> str | None:
             rest = [p for p in parts if _name_like(p) and not (_FORM.search(p) or _quarter_labels(p))]
             if rest:
                 return rest[0]
+        # no separators ("Acme Inc. Q3 2023 Form 10-Q 8"): what is left without the form, period and page number
+        bare = _clean_name(_PAGE_EDGE.sub("", _NOT_NAME.sub(" ", line)))
+        if bare != _clean_name(line) and _ORG_SUFFIX.search(bare) and _name_like(bare):
+            return bare
     return None
 
 

@@ -109,6 +109,8 @@ def test_running_footers_name_entity_form_and_period() -> None:
     running = ["Northwind Widgets Corp. | Q2 2024 Form 10-Q | 7", "PART I"]
     described = describe_document(text, running=running)
     assert described.meta == {"entity": "Northwind Widgets Corp.", "form": "10-Q", "period": "Q2 2024"}
+    no_bars = describe_document(text, running=["Northwind Widgets Corp. Q2 2024 Form 10-Q 7"])
+    assert no_bars.meta == {"entity": "Northwind Widgets Corp.", "form": "10-Q", "period": "Q2 2024"}
     # a running header that is only a company's name (written in mixed case as the body writes it)
     for header in ("NORTHWIND WIDGETS CORP.", "Northwind Widgets Corp. and Subsidiaries"):
         assert describe_document(text, running=[header]).meta == {"entity": "Northwind Widgets Corp."}
