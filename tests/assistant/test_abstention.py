@@ -72,6 +72,7 @@ def test_a_name_in_no_passage_and_no_label_still_abstains(answerer: ExtractiveAn
         ("What is the capital expenditure (in USD millions) of Contoso?", {"Contoso"}),
         ("What did Orla Byrne say about the Biden-era rule?", {"Orla", "Byrne", "Biden"}),
         ("Can you pin a page for everyone? Explain your answer.", set()),  # capitalised as a sentence's first word
+        ("Who is A. Writer?", {"Writer"}),  # an initial's dot ends no sentence
         ('How long is "section_10.md" compared with the Contoso guide?', {"Contoso"}),
     ],
 )
