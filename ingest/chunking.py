@@ -237,7 +237,10 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 # ``ingest.tables`` writes each table row as one line: "label — [shared headers] header: value; header: value".
 _LINE = re.compile(r"[^\n]+")
 _ROW_LEAD = re.compile(r"^[^\n]{0,200}? — ")
-_ROW_VALUE = re.compile(r"(?:[-−+]?[$€£¥]?\s?\(?\d[\d,.]*\)?\s?(?:%|pts?|bps|x)?\)?\*?|[—–-]+)$", re.IGNORECASE)
+# a cell's value: a figure (currency, sign, parentheses, %, multiplier), a nil dash, or "**" / "N/A" / "NM"
+_ROW_VALUE = re.compile(
+    r"(?:[-−+]?[$€£¥]?\s?\(?\d[\d,.]*\)?\s?(?:%|pts?|bps|x)?\)?\*?|[—–-]+\s?%?|\*{1,3}|N/?A|NM)$", re.IGNORECASE
+)
 _ROW_CHARS = 2000  # longer lines are prose (and are not searched cell by cell)
 _TABLE_SHARE = 0.5  # a chunk whose lines are at least this share of table rows (and two or more) is kind "table"
 
