@@ -322,6 +322,8 @@ class _Features:
     answer_type: AnswerType | None
     multi_source: bool
     explain: bool = False  # the question wants an explanation or a list
+    # doc id -> the ISO date its period ends, from passage meta (the service sets it) or chunk meta
+    periods: dict[str, str] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     abstain: str | None = None
 
@@ -709,6 +711,11 @@ class ExtractiveAnswerer:
             answer_type=answer_type,
             multi_source=multi_source,
             explain=answer_type == AnswerType.REASON or (answer_type is None and asks_for_explanation(question)),
+            periods={
+                u.key[0]: str(u.passage.meta.get("period_end") or u.passage.chunk.meta.get("period_end"))
+                for u in units
+                if u.passage.meta.get("period_end") or u.passage.chunk.meta.get("period_end")
+            },
             meta=meta,
             abstain=abstain,
         )
@@ -892,7 +899,7 @@ class ExtractiveAnswerer:
         for quote in quotes:
             doc_rank.setdefault(quote.chunk.doc_id, len(doc_rank))
         if f.multi_source:  # what each document says, in the order of the periods they report on
-            periods = {q.chunk.doc_id: str(q.chunk.meta.get("period_end") or "") for q in quotes}
+            periods = {q.chunk.doc_id: f.periods.get(q.chunk.doc_id, "") for q in quotes}
             dated = sorted((d for d in doc_rank if periods[d]), key=lambda d: (periods[d], doc_rank[d]))
             undated = [d for d in doc_rank if not periods[d]]
             doc_rank = {d: k for k, d in enumerate([*dated, *undated])}

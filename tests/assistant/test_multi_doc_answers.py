@@ -77,3 +77,14 @@ def test_a_single_fact_question_keeps_rank_order(answerer: ExtractiveAnswerer) -
     passages = [_report(*q, rank=k) for k, q in enumerate(QUARTERS)]
     answer = answerer.answer("What revenue did Northwind report for the quarter ended September 30?", passages)
     assert answer.citations and answer.citations[0].doc_id == "nw-q3"
+
+
+def test_the_period_may_come_with_the_passage(answerer: ExtractiveAnswerer) -> None:
+    """The service marks passages with their document's ``period_end``; the chunks need not carry it."""
+    passages = []
+    for k, (doc_id, end, sentence) in enumerate(QUARTERS):
+        p = _report(doc_id, end, sentence, k)
+        chunk = p.chunk.model_copy(update={"meta": {k: v for k, v in p.chunk.meta.items() if k != "period_end"}})
+        passages.append(Passage(chunk=chunk, score=p.score, meta={"period_end": end}))
+    answer = answerer.answer("What revenue did Northwind report according to each of the reports?", passages)
+    assert [c.doc_id for c in answer.citations] == ["nw-q1", "nw-q2", "nw-q3"]
