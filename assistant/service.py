@@ -658,6 +658,7 @@ class Assistant:
             max_tokens=self._chunk_budget(),
             overlap=self.settings.chunk_overlap,
             max_chunks=self.settings.max_chunks_per_document,
+            window=self.embedder.max_tokens,
         )
 
     def _ingest_file(self, path: Path, origin: str, shown: str, *, progress: bool = False) -> tuple[str, str]:
