@@ -162,6 +162,18 @@ def _name_tokens(doc: DocumentInfo) -> set[str]:
     return {t for t in re.split(r"[^a-z0-9]+", stem) if len(t) >= 2 and not t.isdigit()}
 
 
+# a file name written out in a question ("what does section_12.md say", "in q3-report.pdf"): the suffixes ingest reads
+_FILE_NAME = re.compile(r"[\w.-]*\w\.(?:pdf|md|markdown|txt|text|html?|docx)\b", re.IGNORECASE)
+
+
+def _file_names(documents: Sequence[DocumentInfo]) -> dict[str, str]:
+    """Lower-case file name (no directories) -> the id of the one document with that name."""
+    owners: dict[str, list[str]] = {}
+    for doc in documents:
+        owners.setdefault(PurePath(doc.source).name.lower(), []).append(doc.id)
+    return {name: ids[0] for name, ids in owners.items() if len(ids) == 1}
+
+
 # ---------------------------------------------------------------- what a document's meta names: entity, form, period
 
 # words that end a company's name without naming it ("Inc.", "Corp.", "plc"), and "The" before it
@@ -280,6 +292,7 @@ class DocumentNames:
             for token in _name_tokens(doc) - titled:
                 owners.setdefault(token, []).append(doc.id)
         self.owner = {token: ids[0] for token, ids in owners.items() if len(ids) == 1}
+        self.files = _file_names(documents)
         self.titles: list[tuple[str, list[str]]] = []
         # titles by their first two words: a question is checked only against the titles that start with two of
         # its words in a row (a library of "Quarterly Report ..." titles is not scanned whole for every question)
@@ -367,6 +380,10 @@ def _naming_words(question: str, names: DocumentNames) -> dict[str, set[str]]:
         capitals = len(word) >= 2 and word.isupper() and word.isalpha()
         if before_noun or after_according or capitals:
             out.setdefault(names.owner[low], set()).add(low)
+    for m in _FILE_NAME.finditer(question):  # its file name, written out, names a document
+        name = m.group(0).lower()
+        if name in names.files:
+            out.setdefault(names.files[name], set()).update(w.lower() for w in _words(m.group(0)))
     for i, pair in enumerate(zip(lower, lower[1:], strict=False)):
         for doc_id, title in names.titles_from.get(pair, ()):
             if lower[i : i + len(title)] == title:
@@ -426,7 +443,8 @@ def _written_as_name(question: str, tokens: list[re.Match[str]], bare: list[str]
 def named_documents(question: str, documents: Sequence[DocumentInfo] | DocumentNames) -> tuple[str, ...]:
     """Ids of the documents the question names, in the order of ``documents``.
 
-    A document is named by its title, or by a word of its file name that no other file name or title
+    A document is named by its title, by its file name written out ("section_12.md"), or by a word of its file
+    name that no other file name or title
     has, when the question writes that word in capitals ("CGTN"), puts it before a document noun ("the
     tlg article") or after "according to". Other words of file names ("chip", "huawei") are what
     questions are about and name nothing.
@@ -494,6 +512,7 @@ def mentions_documents(question: str) -> bool:
     text = question.lower().replace("’", "'")
     return (
         _MENTIONS.search(question) is not None
+        or _FILE_NAME.search(question) is not None
         or _SUMMARY.search(text) is not None
         or _ABOUT.search(text) is not None
         or any(w in _DOC_NOUNS for w in _words(text))

@@ -161,3 +161,22 @@ def test_describe_says_what_part_of_the_library_an_answer_comes_from() -> None:
     )
     assert describe(answer.model_copy(update={"meta": {"named_documents": ["t"]}})) == "Searched only “TLG article”"
     assert describe(answer.model_copy(update={"meta": {"named_documents": ["gone"]}})) is None
+
+
+def test_a_file_name_written_out_names_its_document() -> None:
+    docs = [
+        _info("a", "help/section_1.md", "Starring a doc"),
+        _info("b", "help/section_12.md", "Installing Packs"),
+        _info("c", "q3-report.pdf", "Quarterly report"),
+    ]
+    assert scope_of('What does "section_12.md" say about Packs?', docs).doc_ids == ("b",)
+    assert scope_of("what is in section_1.md", docs).doc_ids == ("a",)
+    assert scope_of("Summarise Q3-Report.PDF", docs).doc_ids == ("c",)
+    # a file name no document has, or a bare number, names nothing
+    assert scope_of("What does section_7.md say?", docs).doc_ids == ()
+    assert scope_of("What does section 12 say?", docs).doc_ids == ()
+
+
+def test_a_file_name_two_documents_share_names_neither() -> None:
+    docs = [_info("a", "2023/notes.md", "One"), _info("b", "2024/notes.md", "Two")]
+    assert scope_of("What do the notes.md say?", docs).doc_ids == ()
