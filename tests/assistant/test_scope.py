@@ -180,3 +180,34 @@ def test_a_file_name_written_out_names_its_document() -> None:
 def test_a_file_name_two_documents_share_names_neither() -> None:
     docs = [_info("a", "2023/notes.md", "One"), _info("b", "2024/notes.md", "Two")]
     assert scope_of("What do the notes.md say?", docs).doc_ids == ()
+
+
+def _filing(doc_id: str, entity: str) -> DocumentInfo:
+    return DocumentInfo(
+        id=doc_id,
+        title=f"{entity} 10-K FY2023",
+        source=f"{doc_id}.pdf",
+        chunks=1,
+        ingested_at="2026-01-01T00:00:00",
+        meta={"entity": entity, "form": "10-K", "period": "FY2023", "period_end": "2023-12-31"},
+    )
+
+
+def test_an_entitys_initials_name_it() -> None:
+    docs = [
+        _filing("h", "Harlow & Harlow"),
+        _filing("n", "Northwind Widgets Corp."),
+        _filing("a", "Acme Metal Devices"),
+    ]
+    for question in (
+        "What drove HnH's margin?",
+        "Did H&H grow in 2023?",
+        "How big is AMD's debt?",
+    ):
+        assert len(scope_of(question, docs).doc_ids) == 1, question
+    assert scope_of("Did H&H grow in 2023?", docs).doc_ids == ("h",)
+    assert scope_of("How big is AMD's debt?", docs).doc_ids == ("a",)
+    assert scope_of("What did NW spend?", docs).doc_ids == ("n",)
+    # initials no entity has, or that are words of the question, name nothing
+    assert scope_of("How much did R&D cost?", docs).doc_ids == ()
+    assert scope_of("What was the EPS?", docs).doc_ids == ()
