@@ -11,8 +11,9 @@ What the reader does with each file type (llama-index-core 0.14 defaults):
   ``file_name``. That is ``llama_index.readers.file.PDFReader``, which ``SimpleDirectoryReader`` uses when the
   ``llama-index-readers-file`` package is installed. The package is *not* a dependency: its 0.7.0 release (the
   newest) pins ``pypdf<7`` and ``pandas<3``, and installing it would downgrade the project's pypdf 7 (whose
-  configurable parser limits the ingest code relies on) and gradio's pandas 3. ``_PdfPages`` below is a
-  line-for-line equivalent of that reader, passed as ``file_extractor`` for ``.pdf``; without it
+  configurable parser limits the ingest code relies on) and gradio's pandas 3. ``_PdfPages`` below (ours)
+  gives the same documents as that reader (one per page, same metadata); it is passed as ``file_extractor``
+  for ``.pdf``; without it
   ``SimpleDirectoryReader`` would decode the PDF bytes as text.
 * **Markdown, HTML, text**: no default reader, so the whole file is read as text, one ``Document`` per file
   (HTML tags and all: that is what the starter example indexes).

@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen import canvas
 
 from eval.baseline import BaselineRun, Retrieved, run_baseline_files
 from index.embeddings import Embedder
+from tests.pdfs import lines_pdf
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -45,14 +44,6 @@ HTML = """<html><head><title>Tides</title></head><body><h1>Tides</h1>
 """
 
 
-def _pdf(path: Path, pages: list[list[str]]) -> Path:
-    c = canvas.Canvas(str(path), pagesize=A4)
-    for lines in pages:
-        for i, line in enumerate(lines):
-            c.drawString(72, 800 - 20 * i, line)
-        c.showPage()
-    c.save()
-    return path
 
 
 @pytest.fixture
@@ -63,7 +54,7 @@ def files(tmp_path: Path) -> list[Path]:
     md.write_text(MARKDOWN, encoding="utf-8")
     html = folder / "tides.html"
     html.write_text(HTML, encoding="utf-8")
-    return [_pdf(folder / "energy.pdf", PAGES), md, html]
+    return [lines_pdf(folder / "energy.pdf", PAGES), md, html]
 
 
 @pytest.fixture

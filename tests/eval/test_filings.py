@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen import canvas
 
 from assistant.cli import main
 from assistant.config import get_settings
@@ -37,6 +35,7 @@ from eval.filings import (
 )
 from index.embeddings import Embedder
 from tests.conftest import SHARED
+from tests.pdfs import lines_pdf
 
 FINANCEBENCH = SHARED / "datasets" / "financebench"
 
@@ -65,14 +64,6 @@ PAGES = [
 ]
 
 
-def _pdf(path: Path, pages: Sequence[Sequence[str]]) -> Path:
-    c = canvas.Canvas(str(path), pagesize=A4)
-    for lines in pages:
-        for i, line in enumerate(lines):
-            c.drawString(72, 800 - 20 * i, line)
-        c.showPage()
-    c.save()
-    return path
 
 
 # --------------------------------------------------------------------------- numbers
@@ -156,9 +147,9 @@ def test_company_split_is_deterministic_and_splits() -> None:
 
 def _financebench(root: Path) -> Path:
     (root / "pdfs").mkdir(parents=True)
-    _pdf(root / "pdfs" / "ACME_2021_10K.pdf", PAGES)
-    _pdf(root / "pdfs" / "ACME_2022_10K.pdf", PAGE_FACTS[:1])
-    _pdf(root / "pdfs" / "BOLT_2022_8K.pdf", PAGE_FACTS[:2])
+    lines_pdf(root / "pdfs" / "ACME_2021_10K.pdf", PAGES)
+    lines_pdf(root / "pdfs" / "ACME_2022_10K.pdf", PAGE_FACTS[:1])
+    lines_pdf(root / "pdfs" / "BOLT_2022_8K.pdf", PAGE_FACTS[:2])
     docs = [("ACME_2021_10K", "Acme"), ("ACME_2022_10K", "Acme"), ("BOLT_2022_8K", "Bolt")]
     (root / "documents.jsonl").write_text("".join(json.dumps({"doc_name": d, "company": c}) + "\n" for d, c in docs))
     questions = [
@@ -239,7 +230,7 @@ def _line(**fields: object) -> str:
 def test_load_page_set_and_its_errors(tmp_path: Path) -> None:
     files = tmp_path / "files"
     files.mkdir()
-    _pdf(files / "report.pdf", PAGES)
+    lines_pdf(files / "report.pdf", PAGES)
     path = tmp_path / "set.jsonl"
     path.write_text(_line() + _line(id="u2", gold_numbers=["4,210", "18%"]))
     ps = load_page_set(path, files)
@@ -295,7 +286,7 @@ def test_run_page_set_end_to_end(tmp_path: Path, embedder: Embedder) -> None:
     """The real assistant over a made-up 3-page filing; a scripted baseline finds the right page once."""
     files = tmp_path / "files"
     files.mkdir()
-    pdf = _pdf(files / "report.pdf", PAGES)
+    pdf = lines_pdf(files / "report.pdf", PAGES)
     questions = (
         PageQuestion(
             id="rye",
@@ -383,7 +374,7 @@ def test_eval_command_loads_the_page_set_it_names(tmp_path: Path) -> None:
 
     files = tmp_path / "files"
     files.mkdir()
-    _pdf(files / "report.pdf", PAGE_FACTS)
+    lines_pdf(files / "report.pdf", PAGE_FACTS)
     (files / "card.json").write_text("{}")  # dataset descriptions are not ingested
     path = tmp_path / "uber_like.jsonl"
     path.write_text(_line())
