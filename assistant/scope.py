@@ -339,8 +339,8 @@ class DocumentNames:
         for phrase, entities in sorted(owners.items(), key=lambda item: -len(item[0])):
             if len(entities) == 1:
                 self.entity_names.setdefault(phrase[0], []).append((phrase, next(iter(entities))))
-        # an entity's initials name it too, when no other entity has the same ("Johnson & Johnson" -> jj, written
-        # "J&J" or "JnJ"; "Advanced Micro Devices" -> amd): 7 of the 10 FinanceBench questions that named their
+        # an entity's initials name it too, when no other entity has the same ("Harlow & Harlow" -> hh, written
+        # "H&H" or "HnH"; "Acme Metal Devices" -> amd): 7 of the 10 FinanceBench questions that named their
         # company in no other way (measured with documents.jsonl's names as meta; 0 questions lost their document)
         by_initials: dict[str, set[tuple[str, ...]]] = {}
         for entity in self.entity_docs:
@@ -440,7 +440,7 @@ def _named_entities(
     return found
 
 
-# initials as a question writes them: capitals, perhaps joined by "&" or "n" ("AMD", "J&J", "JnJ"), possessive or not
+# initials as a question writes them: capitals, perhaps joined by "&" or "n" ("AMD", "H&H", "HnH"), possessive or not
 _INITIALS = re.compile(r"(?<![\w&])[A-Z](?:&?[A-Z]|n[A-Z])+(?=['’]s\b|[^\w&]|$)")
 _CONNECTIVES = frozenset({"and", "of", "the", "for", "n"})
 
