@@ -562,6 +562,10 @@ def scope_of(
     by_meta = _meta_scope(question, names, entity_of) if names.has_meta else _MetaScope()
     # "summarise Northwind's latest 10-Q": the words naming documents by their meta name a document too
     focus = document_focus(question, words | by_meta.words) if mentions or by_meta.words else None
+    if focus in (Focus.START, Focus.END) and by_meta.period_words:
+        # a period says when, not which document, for a place in it: "total assets at the end of 2021" asks about
+        # the year's end ("how does Northwind's Q3 2023 10-Q end" still asks for the document's end)
+        focus = document_focus(question, words | (by_meta.words - by_meta.period_words))
     doc_ids = names.in_order({*named, *by_meta.doc_ids})
     return Scope(
         doc_ids=doc_ids,
@@ -579,6 +583,7 @@ class _MetaScope:
     per_document: bool = False
     wants_entity: bool = False
     words: frozenset[str] = frozenset()  # the question's words that name the documents ("northwind's", "10", "q")
+    period_words: frozenset[str] = frozenset()  # those of them that name a period ("q3", "2023")
 
 
 def _meta_scope(question: str, names: DocumentNames, entity_of: str | None) -> _MetaScope:
@@ -630,12 +635,24 @@ def _meta_scope(question: str, names: DocumentNames, entity_of: str | None) -> _
         return _MetaScope(preferred=tuple(preferred))  # nothing narrowed the library: a preference at most
     spans += [(a, b) for a, b, _ in period_spans]
     spans += [m.span() for m in (*_FORM.finditer(question), *_LATEST.finditer(question))]
-    words = frozenset(
+    words = _words_in(question, spans)
+    period_words = _words_in(question, [(a, b) for a, b, _ in period_spans])
+    return _MetaScope(
+        doc_ids=tuple(pool),
+        preferred=tuple(preferred),
+        per_document=per_document,
+        words=words,
+        period_words=period_words,
+    )
+
+
+def _words_in(question: str, spans: Sequence[tuple[int, int]]) -> frozenset[str]:
+    """The question's words (lower case) that start inside one of ``spans``."""
+    return frozenset(
         m.group().lower().replace("’", "'")
         for m in _WORD.finditer(question)
         if any(a <= m.start() < b for a, b in spans)
     )
-    return _MetaScope(doc_ids=tuple(pool), preferred=tuple(preferred), per_document=per_document, words=words)
 
 
 def _of_periods(names: DocumentNames, pool: list[str], periods: Sequence[_Period]) -> list[str]:

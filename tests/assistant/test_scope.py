@@ -211,3 +211,16 @@ def test_an_entitys_initials_name_it() -> None:
     # initials no entity has, or that are words of the question, name nothing
     assert scope_of("How much did R&D cost?", docs).doc_ids == ()
     assert scope_of("What was the EPS?", docs).doc_ids == ()
+
+
+def test_the_end_of_a_period_is_not_the_end_of_a_document() -> None:
+    docs = [_filing("h", "Harlow & Harlow"), _filing("n", "Northwind Widgets Corp.")]
+    for question in (
+        "What were Harlow's total assets at the end of 2023?",
+        "How many employees did Harlow have at the end of FY2023?",
+        "What did Northwind hold at the start of 2023?",
+    ):
+        scope = scope_of(question, docs)
+        assert len(scope.doc_ids) == 1 and scope.focus is None, question
+    # the document's own end or start still is one
+    assert scope_of("How does Harlow's FY2023 10-K end?", docs).focus == Focus.END
