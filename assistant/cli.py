@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--files", type=Path, default=None, help="the file or directory a --page-set is asked over")
     p.add_argument("--name", default=None, help="report name (and thresholds section) of a page-gold run")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain llama-index pipeline run beside ours")
+    p.add_argument(
+        "--pdf-cache",
+        type=Path,
+        default=None,
+        help="keep what the PDF parsers extract in this directory and reuse it on the next run of the same files",
+    )
     p.add_argument("--mode", default=None)
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

@@ -120,9 +120,14 @@ def _run(args: argparse.Namespace) -> EvalReport:
 def run_eval_command(args: argparse.Namespace) -> tuple[EvalReport, list[str]]:
     """Run the eval the arguments select, write its reports, check its thresholds."""
     from assistant.config import get_settings
+    from ingest.loaders import set_pdf_cache
 
     settings = get_settings()
-    report = _run(args)
+    set_pdf_cache(getattr(args, "pdf_cache", None))
+    try:
+        report = _run(args)
+    finally:
+        set_pdf_cache(None)
     retrieval = f"{settings.fusion} (alpha {settings.alpha})"
     if settings.reranker:
         retrieval += f", reranker {settings.reranker} (depth {settings.rerank_depth}, weight {settings.rerank_weight})"

@@ -14,6 +14,7 @@ import contextlib
 import copy
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -634,6 +635,50 @@ def _page_tables(data: bytes, raw: list[str], limits: _Limits) -> dict[int, list
     return found
 
 
+# What the PDF parsers made of a file's pages (pypdf's text, pdfplumber's tables) can be kept on disk and reused
+# when the same bytes are read again: eval runs read the same long filings many times, and extraction is most of
+# their cost (docs/tables.md). Off unless a directory is given (``set_pdf_cache``); an entry is keyed by the
+# file's SHA-256 and EXTRACTION_VERSION, which changes whenever the extraction (not the cleaning after it) does.
+EXTRACTION_VERSION = 1
+_pdf_cache_dir: Path | None = None
+
+
+def set_pdf_cache(directory: Path | None) -> None:
+    """Keep PDF extraction results in ``directory`` (None: off), for every later read in this process."""
+    global _pdf_cache_dir
+    _pdf_cache_dir = None if directory is None else Path(directory)
+
+
+def _cache_path(data: bytes) -> Path | None:
+    if _pdf_cache_dir is None:
+        return None
+    return _pdf_cache_dir / f"{hashlib.sha256(data).hexdigest()}-x{EXTRACTION_VERSION}.json"
+
+
+def _cache_get(data: bytes) -> tuple[list[str], dict[int, list[tuple[str, str]]]] | None:
+    path = _cache_path(data)
+    if path is None or not path.exists():
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        tables = {int(k): [(str(t), str(b)) for t, b in v] for k, v in stored["tables"].items()}
+        return [str(t) for t in stored["raw"]], tables
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged entry is read again, not trusted
+        log.debug("ignoring the PDF cache entry %s (%s)", path, _one_line(exc))
+        return None
+
+
+def _cache_put(data: bytes, raw: list[str], tables: dict[int, list[tuple[str, str]]]) -> None:
+    path = _cache_path(data)
+    if path is None:
+        return
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"raw": raw, "tables": tables}), encoding="utf-8")
+        os.replace(tmp, path)
+
+
 def _read_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
     from pypdf import PasswordType, PdfReader
 
@@ -645,8 +690,11 @@ def _read_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
             raise UnreadableFile(f"{source}: the PDF is encrypted and cannot be opened ({_one_line(exc)})") from exc
         if decrypted == PasswordType.NOT_DECRYPTED:
             raise UnreadableFile(f"{source}: the PDF is encrypted (password-protected); decrypt it first")
-    raw: list[str] = []
-    for page in reader.pages:  # stops at the cap or the deadline, not after the last page
+    cached = _cache_get(data)
+    raw: list[str] = [] if cached is None else cached[0]
+    if cached is not None:
+        limits.add(sum(len(text) for text in raw))
+    for page in reader.pages if cached is None else ():  # stops at the cap or the deadline, not after the last page
         limits.check()
         raw.append(page.extract_text() or "")
         limits.add(len(raw[-1]))
@@ -656,7 +704,11 @@ def _read_pdf(data: bytes, source: str, limits: _Limits) -> _Loaded:
         raise UnreadableFile(
             f"{source}: the PDF has no text layer ({len(raw)} page(s) of images or scans?); run OCR on it first"
         )
-    tables = _page_tables(data, raw, limits)
+    if cached is None:
+        tables = _page_tables(data, raw, limits)
+        _cache_put(data, raw, tables)
+    else:
+        tables = cached[1]
     running: list[str] = []
     cleaned = clean_pages(raw, check=limits.check, running_out=running)
     if tables:
