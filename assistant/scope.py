@@ -15,6 +15,9 @@ from enum import StrEnum
 from pathlib import PurePath
 
 from assistant.types import Answer, DocumentInfo
+from ingest.periods import Period as _Period
+from ingest.periods import period_spans as _period_spans
+from ingest.periods import periods_in
 
 __all__ = [
     "DocumentNames",
@@ -185,25 +188,6 @@ _GENERIC = frozenset(
     partners solutions products trust fund bank bancorp national united american general first new north south
     east west""".split()
 )
-_Period = tuple[int | None, int | None]  # (year, quarter); a year alone is a fiscal year or a calendar year
-_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
-_Y4 = r"((?:19|20)\d{2})"
-_QUARTERS = (
-    # "Q3 2022", "Q2 of FY2024", "Q22023", "Q2'2023", "Q3 FY23", "q3 fiscal 2021"
-    re.compile(rf"\bq([1-4])\s*(?:of\s+)?(?:(?:fy|fiscal(?:\s+year)?)\s*'?|')?\s*{_Y4}\b", re.IGNORECASE),
-    re.compile(r"\bq([1-4])\s*(?:of\s+)?(?:fy\s*'?|')(\d{2})\b", re.IGNORECASE),
-    # "3Q22", "3Q 2022"
-    re.compile(r"\b([1-4])q\s*'?((?:19|20)\d{2}|\d{2})\b", re.IGNORECASE),
-    # "third quarter of 2023", "second fiscal quarter of fiscal year 2023", "fourth quarter 2022"
-    re.compile(
-        rf"\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter\s+(?:of\s+)?"
-        rf"(?:(?:fiscal\s+)?(?:year\s+)?|fy\s*){_Y4}\b",
-        re.IGNORECASE,
-    ),
-)
-_YEAR_FIRST_QUARTER = re.compile(rf"\b(?:fy\s*)?{_Y4}\s*q([1-4])\b", re.IGNORECASE)  # "2021 Q1", "FY2023Q1"
-_BARE_QUARTER = re.compile(r"\bq([1-4])\b|\b(first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b", re.IGNORECASE)
-_YEAR = re.compile(rf"\b(?:fy\s*'?|fiscal\s+(?:year\s+)?)?{_Y4}\b|\bfy\s*'?(\d{{2}})\b", re.IGNORECASE)
 _FORM = re.compile(r"\b(?:form\s+)?(\d{1,2})-?\s?([a-z])(?:/a)?(?:'?s)?\b", re.IGNORECASE)
 # "the latest 10-Q", "its most recent quarterly report", "the newest filing"; not "the latest guideline"
 _LATEST = re.compile(
@@ -219,41 +203,6 @@ _LAST_N = re.compile(
     r"(?:fiscal\s+)?(quarters|years|periods|filings|reports)\b",
     re.IGNORECASE,
 )
-
-
-def _year(text: str) -> int:
-    year = int(text)
-    return year if year >= 100 else 2000 + year
-
-
-def periods_in(text: str) -> list[_Period]:
-    """The periods a text names, in order: quarters as (year, quarter) ("Q3 2022", "third quarter of 2023",
-    "3Q22", "2021 Q1"; a quarter without a year is (None, q)), years as (year, None) ("FY2021", "fiscal 2021",
-    "in 2022", "FY21")."""
-    return [p for _, _, p in _period_spans(text)]
-
-
-def _period_spans(text: str) -> list[tuple[int, int, _Period]]:
-    """The periods a text names with where it names them (see ``periods_in``)."""
-    found: list[tuple[int, int, _Period]] = []
-
-    def free(m: re.Match[str]) -> bool:
-        return all(m.end() <= a or m.start() >= b for a, b, _ in found)
-
-    for pattern in _QUARTERS:
-        for m in pattern.finditer(text):
-            if free(m):
-                found.append((*m.span(), (_year(m.group(2)), _ORDINAL.get(m.group(1).lower()) or int(m.group(1)))))
-    for m in _YEAR_FIRST_QUARTER.finditer(text):
-        if free(m):
-            found.append((*m.span(), (_year(m.group(1)), int(m.group(2)))))
-    for m in _BARE_QUARTER.finditer(text):
-        if free(m):
-            found.append((*m.span(), (None, int(m.group(1)) if m.group(1) else _ORDINAL[m.group(2).lower()])))
-    for m in _YEAR.finditer(text):
-        if free(m):
-            found.append((*m.span(), (_year(m.group(1) or m.group(2)), None)))
-    return sorted(found)
 
 
 def _form_key(form: str) -> str:

@@ -28,6 +28,9 @@ from datetime import date
 from typing import Any
 
 from assistant.types import Page
+from ingest.periods import FY_LABEL as _FY_LABEL
+from ingest.periods import quarter_labels as _quarter_labels
+from ingest.periods import year_of as _year
 
 __all__ = ["Described", "describe_document"]
 
@@ -127,43 +130,10 @@ _RELEASE = re.compile(
 _TODAY_RESULTS = re.compile(
     r"\btoday\s+(?:announced|reported|released)\b[^\n.]{0,80}?\b(?:results|earnings)\b", re.IGNORECASE
 )
-_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
-# Quarter labels as documents write them: "Q3 2023", "Q2 FY24", "3Q 2023", "third quarter of fiscal 2023",
-# "2022 fourth-quarter", "second fiscal quarter of 2024"
-_QUARTER_LABELS = (
-    re.compile(r"\bQ([1-4])\s*(?:FY|fiscal\s*)?'?((?:19|20)?\d\d)\b", re.IGNORECASE),
-    re.compile(r"\b([1-4])Q\s*(?:FY|fiscal\s*)?'?((?:19|20)?\d\d)\b", re.IGNORECASE),
-    re.compile(
-        r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+(?:fiscal\s+)?quarter\s+(?:of\s+)?(?:the\s+)?"
-        r"(?:fiscal\s+)?(?:year\s+)?((?:19|20)\d\d)\b",
-        re.IGNORECASE,
-    ),
-)
-_QUARTER_AFTER_YEAR = re.compile(
-    r"\b((?:19|20)\d\d)\s+(?:fiscal\s+)?(first|second|third|fourth)[\s-]+quarter\b", re.IGNORECASE
-)
-_FY_LABEL = re.compile(r"\b(?:FY\s*'?|fiscal\s+(?:year\s+)?)((?:19|20)\d\d|\d\d)\b", re.IGNORECASE)
 # how far into the text a 10-Q's statement columns and an entity's mentions are looked for (its first 15-20 pages)
 _LABEL_SPAN = 60_000
 # a 52/53-week fiscal year that ends in the first days of January is named after the year before
 _SPILL_DAYS = 7
-
-
-def _year(two_or_four: str) -> int:
-    y = int(two_or_four)
-    return y if y >= 100 else 2000 + y
-
-
-def _quarter_labels(text: str) -> Counter[tuple[int, int]]:
-    """How often each (quarter, year) is named in ``text``."""
-    found: Counter[tuple[int, int]] = Counter()
-    for pattern in _QUARTER_LABELS:
-        for m in pattern.finditer(text):
-            q = m.group(1).lower()
-            found[(_ORDINAL[q] if q in _ORDINAL else int(q), _year(m.group(2)))] += 1
-    for m in _QUARTER_AFTER_YEAR.finditer(text):
-        found[(_ORDINAL[m.group(2).lower()], int(m.group(1)))] += 1
-    return found
 
 
 def _fiscal_year(end: date) -> int:
