@@ -297,6 +297,14 @@ class DocumentNames:
             if len(content) >= 2:
                 by_initials.setdefault("".join(w[0] for w in content), set()).add(entity)
         self.initials = {key: next(iter(ents)) for key, ents in by_initials.items() if len(ents) == 1}
+        # the exchange symbol a document states for its entity (``meta["ticker"]``, read at ingest from a cover's
+        # "Trading Symbol(s)" row or a release's "(NYSE: ACME)") names the entity when no other entity has it
+        by_ticker: dict[str, set[tuple[str, ...]]] = {}
+        for doc in documents:
+            ticker = str(doc.meta.get("ticker") or "")
+            if len(ticker) >= 2 and doc.id in self.entity_of:
+                by_ticker.setdefault(ticker.upper(), set()).add(self.entity_of[doc.id])
+        self.tickers = {key: next(iter(ents)) for key, ents in by_ticker.items() if len(ents) == 1}
         self.forms = frozenset(self.form_of.values())
         # document ids by quarter (year, q) and (None, q), and by year: a period is looked up, not matched one by one
         self.of_period: dict[_Period, set[str]] = {}
@@ -386,7 +394,17 @@ def _named_entities(
             found.append(initialled)
             if spans is not None:
                 spans.append((m.start(), m.end()))
+    if names.tickers:  # a ticker written as one, in capitals ("ACME", "ACME's"): not an ordinary word in lower case
+        for m in _TICKER_WORD.finditer(question):
+            ticked = names.tickers.get(m.group(1))
+            if ticked is not None and ticked not in found:
+                found.append(ticked)
+                if spans is not None:
+                    spans.append(m.span(1))
     return found
+
+
+_TICKER_WORD = re.compile(r"(?<![\w&.])([A-Z]{2,5}(?:\.[A-Z])?)(?=['’]s\b|[^\w&]|$)")
 
 
 # initials as a question writes them: capitals, perhaps joined by "&" or "n" ("AMD", "H&H", "HnH"), possessive or not

@@ -8,7 +8,9 @@
 * ``form``: the kind of document when it states one ("10-K", "10-Q", "8-K", "annual report");
 * ``period``: the period it covers, as a reader writes it ("Q3 2023", "FY2022");
 * ``period_end``: that period's last day, ISO ("2023-07-01"), so documents can be ordered ("the latest 10-Q");
-* ``date``: the date the document was issued or published, ISO, when it states one.
+* ``date``: the date the document was issued or published, ISO, when it states one;
+* ``ticker``: the exchange symbol the document states for its entity (a filing cover's "Trading Symbol(s)" row, a
+  press release's "(NYSE: ACME)"), so a question can name the entity by it.
 
 Everything is read from generic shapes of text: the cover page of a filing ("FORM 10-Q", "For the quarterly period
 ended <date>", the line above "(Exact name of registrant as specified in its charter)", "Date of Report"), running
@@ -398,6 +400,29 @@ def _entity_from_ticker(head: str) -> str | None:
     return name if _name_like(name) else None
 
 
+# a cover page's table of listed securities: "Title of each class  Trading Symbol(s)  Name of each exchange ...",
+# then "Common Stock, par value $0.01 per share  ACME  New York Stock Exchange" (its first row: the common stock)
+_TRADING_SYMBOL = re.compile(r"trading\s+symbols?(?:\s*\(s\))?", re.IGNORECASE)
+_LISTED = re.compile(
+    r"(?<![\w/$.,%-])([A-Z]{1,5}(?:\.[A-Z])?)\s+(?:The\s+)?(?:New\s+York\s+Stock\s+Exchange|NYSE|Nasdaq|NASDAQ|Cboe|"
+    r"Chicago\s+Stock\s+Exchange)\b"
+)
+_SYMBOL_SPAN = 600  # characters after "Trading Symbol(s)" in which its first row is looked for
+
+
+def _ticker(head: str, release: bool) -> str | None:
+    """The exchange symbol the document states for itself: its cover's first "Trading Symbol(s)" row, or a
+    press release's first "(NYSE: ACME)"."""
+    heading = _TRADING_SYMBOL.search(head)
+    if heading is not None:
+        listed = _LISTED.search(head, heading.end(), heading.end() + _SYMBOL_SPAN)
+        return listed.group(1) if listed else None
+    if release:
+        m = _TICKER.search(head[:_RELEASE_CHARS])
+        return m.group(0).split(":")[1].strip(" )").rstrip(".") if m else None
+    return None
+
+
 # ---------------------------------------------------------------- dates of issue
 
 
@@ -621,6 +646,9 @@ def describe_document(
             meta["period_end"] = period.end.isoformat()
     if issued is not None:
         meta["date"] = issued.value.isoformat()
+    ticker = _ticker(head_text, release) if entity else None
+    if ticker:
+        meta["ticker"] = ticker
 
     described_title: str | None = None
     headline = _release_headline(opening) if release else None

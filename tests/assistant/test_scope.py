@@ -224,3 +224,27 @@ def test_the_end_of_a_period_is_not_the_end_of_a_document() -> None:
         assert len(scope.doc_ids) == 1 and scope.focus is None, question
     # the document's own end or start still is one
     assert scope_of("How does Harlow's FY2023 10-K end?", docs).focus == Focus.END
+
+
+def _ticked(doc_id: str, entity: str, ticker: str) -> DocumentInfo:
+    info = _filing(doc_id, entity)
+    return info.model_copy(update={"meta": {**info.meta, "ticker": ticker}})
+
+
+def test_a_ticker_the_documents_state_names_their_entity() -> None:
+    # tickers that are not initials ("NWW" is, "BLUH" and "ZAP" are not) name an entity only when its documents state
+    # them (meta["ticker"], read at ingest); written in capitals, possessive or not
+    docs = [
+        _ticked("h", "Blue Heron Foods, Inc.", "BLUH"),
+        _ticked("n", "Northwind Widgets Corp.", "NWW"),
+        _filing("a", "Acme Metal Devices"),
+    ]
+    assert scope_of("What was BLUH's operating margin in FY2023?", docs).doc_ids == ("h",)
+    assert scope_of("Did BLUH grow?", docs).doc_ids == ("h",)
+    assert scope_of("How did NWW fund its capex?", docs).doc_ids == ("n",)
+    # a ticker no document states, or one written as an ordinary word, names nothing
+    assert scope_of("How much did ZAP spend?", docs).doc_ids == ()
+    assert scope_of("What does bluh mean?", docs).doc_ids == ()
+    # one ticker stated for two entities names neither
+    shared = [_ticked("x", "Blue Heron Foods, Inc.", "BLUH"), _ticked("y", "Bluhm Holdings Inc.", "BLUH")]
+    assert scope_of("Did BLUH grow?", shared).doc_ids == ()

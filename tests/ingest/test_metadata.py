@@ -130,6 +130,7 @@ def test_press_release_headline_dateline_and_ticker() -> None:
         "form": "earnings release",
         "period": "Q3 2023",
         "date": "2023-10-26",
+        "ticker": "NWW",  # the symbol the release states for its company
     }
     assert described.title == "Northwind Widgets Reports Third-Quarter 2023 Results"
     # a next line that is a sentence of its own is not the headline's wrapped end
@@ -231,3 +232,22 @@ def test_pdf_running_footer_becomes_document_metadata(tmp_path: Path) -> None:
     assert doc.meta["period_end"] == "2024-06-29"
     assert doc.title == "Northwind Widgets Corp. 10-Q Q2 2024"
     assert doc.title != "UNITED STATES"
+
+
+def test_a_cover_pages_trading_symbol_is_the_entitys_ticker() -> None:
+    # the first row of the cover's table of listed securities (the common stock), as pypdf extracts it: a note row
+    # after it has a symbol of its own
+    rows = (
+        "Securities registered pursuant to Section 12(b) of the Act:\nTitle of each class  Trading Symbol(s)  \n"
+        "Name of each exchange on which\nregistered\nCommon Stock, par value $0.01 per share  BLUH  New York Stock "
+        "Exchange\n1.125% Senior Notes Due 2027  BLUH/27  New York Stock Exchange\n"
+    )
+    text = _ten_q("For the quarterly period ended March 31, 2024", "Three Months Ended\nMarch 31, 2024")
+    text = text.replace("Delaware 12-3456789\n", "Delaware 12-3456789\n" + rows)
+    assert describe_document(text).meta["ticker"] == "BLUH"
+    # glued onto one line with the exchange's short name
+    glued = text.replace(rows, "Title of Each Class Trading Symbol(s) Name of Each Exchange Common Stock BLUH Nasdaq\n")
+    assert describe_document(glued).meta["ticker"] == "BLUH"
+    # no table of listed securities: no ticker (a symbol in passing is not the document's)
+    plain = text.replace(rows, "Our peer BLUH New York Stock Exchange listed.\n")
+    assert "ticker" not in describe_document(plain).meta
