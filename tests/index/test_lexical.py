@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -85,26 +86,26 @@ def test_delete_and_replace() -> None:
     assert index.get("birds:0") is None
 
 
-def test_uncommitted_changes_are_searched_and_rebuilt_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uncommitted_changes_are_searched_and_committed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     index = LexicalIndex(None)
-    builds = 0
-    real_build = index._build
+    commits = 0
+    real_commit = index._commit
 
-    def counting_build() -> object:
-        nonlocal builds
-        builds += 1
-        return real_build()
+    def counting_commit() -> None:
+        nonlocal commits
+        commits += 1
+        real_commit()
 
-    monkeypatch.setattr(index, "_build", counting_build)
+    monkeypatch.setattr(index, "_commit", counting_commit)
     index.add(BIRDS)
     index.add(RUNNING)
     index.delete("birds")
-    assert builds == 0  # changes wait for commit
+    assert commits == 0  # changes wait for commit
     assert index.search("runners", 3)[0].chunk == RUNNING[1]  # searching commits first
     for _ in range(3):
         index.search("marathon", 3)
-    index.commit()  # nothing pending: no rebuild
-    assert builds == 1
+    index.commit()  # nothing pending: nothing written
+    assert commits == 1
 
 
 def test_persists_across_reopen(tmp_path: Path) -> None:
@@ -135,17 +136,6 @@ def test_uncommitted_changes_are_not_on_disk(tmp_path: Path) -> None:
     assert LexicalIndex(path).doc_ids() == {"birds", "running"}
 
 
-def test_commit_keeps_one_version_on_disk(tmp_path: Path) -> None:
-    path = tmp_path / "bm25"
-    index = _filled(path)
-    for doc in ("birds", "trains"):
-        index.delete(doc)
-        index.commit()
-    versions = [p.name for p in path.iterdir() if p.name.startswith(("v-", ".tmp-"))]
-    assert len(versions) == 1
-    assert (path / "CURRENT").read_text().strip() == versions[0]
-
-
 def test_empty_index_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "bm25"
     index = _filled(path)
@@ -158,81 +148,76 @@ def test_empty_index_round_trips(tmp_path: Path) -> None:
     assert LexicalIndex(tmp_path / "never-written").count() == 0
 
 
-@pytest.mark.parametrize("fail_at", ["save", "rename", "publish"])
-def test_a_crashing_commit_leaves_the_previous_index(
+@pytest.mark.parametrize("fail_at", ["delete", "insert", "commit"])
+def test_a_failing_commit_leaves_the_previous_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: str
 ) -> None:
+    """An error at any statement of the commit's transaction: the last committed index stays, on disk and in the
+    object, and the changes stay pending (the next commit writes them)."""
     path = tmp_path / "bm25"
     index = _filled(path)
     index.delete("birds")
     index.add(make_chunks("ships", ["The container ship docked at the harbour."]))
+    real = index._conn
 
-    def crash(*args: object, **kwargs: object) -> None:
-        raise OSError(f"simulated crash during {fail_at}")
+    class Failing:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
 
-    if fail_at == "save":
-        monkeypatch.setattr("bm25s.BM25.save", crash)
-    elif fail_at == "rename":
-        monkeypatch.setattr("index.lexical.os.rename", crash)
-    else:
-        monkeypatch.setattr("index.lexical.os.replace", crash)
+        def execute(self, sql: str, *args: Any) -> object:
+            if sql.upper().startswith(fail_at.upper()):
+                raise sqlite3.OperationalError(f"simulated crash during {fail_at}")
+            return real.execute(sql, *args)
+
+        def executemany(self, sql: str, *args: Any) -> object:
+            if sql.upper().startswith(fail_at.upper()):
+                raise sqlite3.OperationalError(f"simulated crash during {fail_at}")
+            return real.executemany(sql, *args)
+
+    monkeypatch.setattr(index, "_conn", Failing())
     with pytest.raises(IndexStoreError, match="simulated crash"):
         index.commit()
     monkeypatch.undo()
+    assert index.search("heron", 1) == [] and index.search("harbour", 1)  # pending: search commits it now
     survivor = LexicalIndex(path)
-    assert survivor.doc_ids() == {"birds", "running", "trains"}
-    assert survivor.search("heron", 1)[0].chunk == BIRDS[1]
-    assert not any(p.name.startswith(".tmp-") for p in path.iterdir())
-    index.commit()  # the failed commit is still pending and goes through now
-    assert LexicalIndex(path).doc_ids() == {"running", "trains", "ships"}
+    assert survivor.doc_ids() == {"running", "trains", "ships"}
+    assert survivor.search("harbour", 1)[0].chunk.doc_id == "ships"
 
 
-def test_leftovers_of_a_killed_commit_are_ignored_and_cleaned(tmp_path: Path) -> None:
+def test_an_error_before_commit_leaves_nothing_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "bm25"
     index = _filled(path)
-    stale = path / ".tmp-v-deadbeef"
-    stale.mkdir()
-    (stale / "chunks.jsonl").write_text('{"half": ')
-    os.utime(stale, (0, 0))
-    assert LexicalIndex(path).count() == len(ALL)
-    index.delete("trains")
+    index.delete("birds")
+    monkeypatch.setattr("index.lexical._new_segment", lambda *a: (_ for _ in ()).throw(MemoryError("simulated")))
+    index.add(make_chunks("ships", ["The container ship docked at the harbour."]))
+    with pytest.raises(IndexStoreError, match="simulated"):
+        index.commit()
+    assert LexicalIndex(path).doc_ids() == {"birds", "running", "trains"}
+    monkeypatch.undo()
+    assert index.doc_ids() == {"running", "trains", "ships"}  # still pending
     index.commit()
-    assert not stale.exists()
-
-
-def test_a_first_commit_killed_before_publishing_leaves_an_empty_index(tmp_path: Path) -> None:
-    path = tmp_path / "bm25"
-    _filled(path)
-    (path / "CURRENT").unlink()  # as if killed between writing the version and publishing it
-    index = LexicalIndex(path)
-    assert index.count() == 0
-    index.add(TRAINS)
-    index.commit()
-    assert [p.name for p in path.iterdir() if p.name.startswith("v-")] == [(path / "CURRENT").read_text().strip()]
+    assert LexicalIndex(path).doc_ids() == {"running", "trains", "ships"}
 
 
 def test_corrupt_index_raises_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "bm25"
     _filled(path)
-    version = path / (path / "CURRENT").read_text().strip()
-    (version / "chunks.jsonl").write_text('{"id": "birds:0", "doc_id": \n')
+    db = path / "lexical.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE segment SET data = substr(data, 1, 40)")
+    conn.commit()
+    conn.close()
     with pytest.raises(IndexStoreError, match=r"corrupt.*re-ingest"):
         LexicalIndex(path)
-    (version / "manifest.json").unlink()
-    with pytest.raises(IndexStoreError, match="corrupt"):
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM segment")
+    conn.commit()
+    conn.close()
+    with pytest.raises(IndexStoreError, match="corrupt.*in the postings"):
         LexicalIndex(path)
-    (path / "CURRENT").write_text("../../etc\n")
-    with pytest.raises(IndexStoreError, match="not a version directory"):
-        LexicalIndex(path)
-
-
-def test_truncated_bm25_arrays_are_detected(tmp_path: Path) -> None:
-    path = tmp_path / "bm25"
-    _filled(path)
-    version = path / (path / "CURRENT").read_text().strip()
-    arrays = sorted(version.glob("*.npy"))
-    assert arrays
-    arrays[0].write_bytes(arrays[0].read_bytes()[:20])
+    for name in ("lexical.sqlite3-wal", "lexical.sqlite3-shm"):
+        (path / name).unlink(missing_ok=True)
+    db.write_bytes(b"not a database" * 100)
     with pytest.raises(IndexStoreError, match="corrupt"):
         LexicalIndex(path)
 

@@ -1,0 +1,243 @@
+"""Benchmark of the lexical index at scale: query latency, adding and deleting one document, opening, size.
+
+The chunks are real text recombined from the shared corpora: sentences of the SciFact abstracts and of the
+Braintrust Coda help sections, drawn at random (seeded) into chunks of about 170 words, the size our chunker
+makes. The queries are SciFact's 1,109 queries. "One 20-page document" is 60 such chunks (20 pages of about
+500 words). With ``--baseline`` the previous implementation's commit (a full bm25s rebuild and rewrite, as of
+git revision ``--baseline-rev``) is timed on the same chunks for comparison.
+
+    nice -n 5 .venv/bin/python -m eval.bench_lexical --sizes 100000 --out /tmp/bench-lexical.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import random
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.types import Chunk
+from index.lexical import LexicalIndex
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
+CHUNK_WORDS = 170
+DOC_CHUNKS = 60  # one 20-page document: 20 pages x ~500 words / ~170 words per chunk
+
+
+def sentences(shared: Path) -> list[str]:
+    """Sentences of the SciFact abstracts and the Coda help sections."""
+    texts: list[str] = []
+    with open(shared / "datasets/scifact/corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            texts.append(f"{row['title']}. {row['text']}")
+    for section in sorted((shared / "datasets/braintrust_coda/source_files").glob("*.md")):
+        texts.append(section.read_text(encoding="utf-8"))
+    return [s.strip() for t in texts for s in _SENTENCE.split(t) if len(s.split()) >= 4]
+
+
+def queries(shared: Path) -> list[str]:
+    with open(shared / "datasets/scifact/queries.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh]
+
+
+class Recombiner:
+    """Chunks of random sentences, ``DOC_CHUNKS`` per document, reproducible from the seed."""
+
+    def __init__(self, pool: list[str], seed: int) -> None:
+        self.pool = pool
+        self.rng = random.Random(seed)
+        self.docs = 0
+
+    def document(self, prefix: str = "doc") -> list[Chunk]:
+        doc_id = f"{prefix}{self.docs}"
+        self.docs += 1
+        chunks = []
+        for i in range(DOC_CHUNKS):
+            words: list[str] = []
+            while len(words) < CHUNK_WORDS:
+                words.extend(self.rng.choice(self.pool).split())
+            text = " ".join(words)
+            chunks.append(Chunk(id=f"{doc_id}:{i}", doc_id=doc_id, text=text, start=0, end=len(text)))
+        return chunks
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def _load_previous(rev: str) -> Any:
+    """The previous index/lexical.py (bm25s, rebuilt on every commit) as a module."""
+    source = subprocess.run(["git", "show", f"{rev}:index/lexical.py"], capture_output=True, text=True, check=True)
+    target = Path(tempfile.mkdtemp()) / "lexical_previous.py"
+    target.write_text(source.stdout)
+    spec = importlib.util.spec_from_file_location("lexical_previous", target)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lexical_previous"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench(size: int, pool: list[str], query_texts: list[str], work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    path = work / f"lexical-{size}"
+    shutil.rmtree(path, ignore_errors=True)
+    maker = Recombiner(pool, seed=size)
+    index = LexicalIndex(path)
+    started = time.perf_counter()
+    batch: list[Chunk] = []
+    built = 0
+    while built < size:
+        doc = maker.document()[: size - built]
+        batch.extend(doc)
+        built += len(doc)
+        if len(batch) >= args.commit_every or built >= size:
+            index.add(batch)
+            index.commit()
+            batch = []
+    build_s = time.perf_counter() - started
+    del index
+    gc.collect()
+
+    started = time.perf_counter()
+    index = LexicalIndex(path)
+    open_s = time.perf_counter() - started
+    assert index.count() == size
+
+    rng = random.Random(1)
+    sample = rng.sample(query_texts, min(args.queries, len(query_texts)))
+    for q in sample[:20]:  # warm-up
+        index.search(q, args.top_k)
+    latencies = []
+    for q in sample:
+        t = time.perf_counter()
+        index.search(q, args.top_k)
+        latencies.append((time.perf_counter() - t) * 1000)
+    filtered = []
+    some_docs = [f"doc{i}" for i in rng.sample(range(maker.docs), min(5, maker.docs))]
+    for q in sample[:200]:
+        t = time.perf_counter()
+        index.search(q, args.top_k, doc_ids=some_docs)
+        filtered.append((time.perf_counter() - t) * 1000)
+
+    adds, deletes = [], []
+    for _ in range(args.repeats):
+        doc = maker.document(prefix="new")
+        t = time.perf_counter()
+        index.add(doc)
+        index.commit()
+        adds.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        index.delete(doc[0].doc_id)
+        index.commit()
+        deletes.append(time.perf_counter() - t)
+    assert index.count() == size
+    result: dict[str, Any] = {
+        "chunks": size,
+        "build_s": round(build_s, 1),
+        "commit_every": args.commit_every,
+        "segments": index.segments(),
+        "open_s": round(open_s, 2),
+        "query_top_k": args.top_k,
+        "queries": len(sample),
+        "query_p50_ms": round(statistics.median(latencies), 2),
+        "query_p95_ms": round(_percentile(latencies, 0.95), 2),
+        "filtered_query_p50_ms": round(statistics.median(filtered), 2),
+        "filtered_query_p95_ms": round(_percentile(filtered, 0.95), 2),
+        "add_20_pages_s": {"median": round(statistics.median(adds), 3), "max": round(max(adds), 3)},
+        "delete_20_pages_s": {"median": round(statistics.median(deletes), 3), "max": round(max(deletes), 3)},
+        "disk_mb": round(_size_mb(path), 1),
+        "peak_rss_mb": round(_rss_mb(), 1),
+    }
+    index.close()
+    if args.baseline:
+        previous = _load_previous(args.baseline_rev)
+        old_path = work / f"previous-{size}"
+        shutil.rmtree(old_path, ignore_errors=True)
+        old = previous.LexicalIndex(old_path)
+        maker = Recombiner(pool, seed=size)
+        built = 0
+        while built < size:
+            doc = maker.document()[: size - built]
+            old.add(doc)
+            built += len(doc)
+        t = time.perf_counter()
+        old.commit()
+        result["previous_build_s"] = round(time.perf_counter() - t, 1)
+        old_adds = []
+        for _ in range(min(args.repeats, 3)):
+            doc = maker.document(prefix="new")
+            t = time.perf_counter()
+            old.add(doc)
+            old.commit()
+            old_adds.append(time.perf_counter() - t)
+            old.delete(doc[0].doc_id)
+            old.commit()
+        result["previous_add_20_pages_s"] = round(statistics.median(old_adds), 2)
+        for q in sample[:20]:
+            old.search(q, args.top_k)
+        old_latencies = []
+        for q in sample:
+            t = time.perf_counter()
+            old.search(q, args.top_k)
+            old_latencies.append((time.perf_counter() - t) * 1000)
+        result["previous_query_p50_ms"] = round(statistics.median(old_latencies), 2)
+        result["previous_query_p95_ms"] = round(_percentile(old_latencies, 0.95), 2)
+        del old
+        shutil.rmtree(old_path, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(path, ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100000", help="comma-separated chunk counts")
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--work", type=Path, default=None, help="where the indexes are built (default: a temp dir)")
+    parser.add_argument("--commit-every", type=int, default=20_000, help="chunks per commit while building")
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--top-k", type=int, default=50, help="the retriever's default candidate depth")
+    parser.add_argument("--repeats", type=int, default=5, help="add/delete rounds of one 20-page document")
+    parser.add_argument("--baseline", action="store_true", help="also time the previous implementation")
+    parser.add_argument("--baseline-rev", default="8f1cdae")
+    parser.add_argument("--keep", action="store_true", help="keep the built indexes")
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    pool = sentences(args.shared)
+    query_texts = queries(args.shared)
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-lexical-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        result = bench(size, pool, query_texts, work, args)
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
+        results.append(result)
+    if args.out:
+        args.out.write_text(json.dumps({"sentences": len(pool), "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
