@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import os
@@ -52,6 +53,18 @@ def default_model_path() -> str:
     )
 
 
+def _plain_counter(tokenizer: Any) -> Any:
+    """A copy of a fast tokenizer's Rust ``tokenizers.Tokenizer`` with truncation and padding off (``None`` for a
+    slow tokenizer)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    counter = copy.deepcopy(backend)
+    counter.no_truncation()
+    counter.no_padding()
+    return counter
+
+
 class Embedder:
     """A sentence-transformers model on the CPU, producing L2-normalised float32 vectors.
 
@@ -82,12 +95,27 @@ class Embedder:
             raise ModelUnavailable(f"the model {location!r} does not report its maximum sequence length")
         self.max_tokens: int = int(window)
         self.batch_size = batch_size
+        # the Rust tokenizer itself, without truncation or padding, counts word pieces for the chunker: the same
+        # counts as the Python tokenizer's call (tests/index/test_embeddings.py) at about 0.65x its time per call
+        # (2,827 SciFact sentences: 7.2 s -> 4.6 s one by one, 4.4 s in one batch, on the loaded 2-core machine)
+        self._counter: Any = _plain_counter(self._model.tokenizer)
         log.info("loaded embedding model %s (dim %d, window %d)", self.name, self.dim, self.max_tokens)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for ``text``, special tokens included, without truncation."""
+        if self._counter is not None:
+            return len(self._counter.encode(text, add_special_tokens=True).ids)
         encoded = self._model.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
         return len(encoded["input_ids"])
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        """``count_tokens`` of each of ``texts``, in one call to the tokenizer."""
+        if not texts:
+            return []
+        if self._counter is not None:
+            return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=True)]
+        encoded = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed ``texts`` as an (n, dim) float32 array of unit vectors (longer texts are truncated)."""

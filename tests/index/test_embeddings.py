@@ -67,3 +67,35 @@ def test_count_tokens_predicts_truncation(embedder: Embedder) -> None:
 def test_missing_model_is_reported(tmp_path: Path) -> None:
     with pytest.raises(IndexStoreError, match="cannot load the embedding model"):
         Embedder(str(tmp_path / "no-such-model"))
+
+
+_COUNT_TEXTS = [
+    "",
+    "hello",
+    "Quarterly revenue rose by 4.5 % to $1,234 million (see Note 7).",
+    "  leading and trailing spaces  ",
+    "Ünïcödé, emoji 🙂 and CJK 日本語のテキスト; tabs\tand\nnew lines.",
+    "tokenisation " * 400,  # far over the window: counted in full
+    "x" * 3000,
+]
+
+
+def test_count_tokens_equals_the_tokenizers_own_call(embedder: Embedder) -> None:
+    """The fast count (the Rust tokenizer without truncation) is the Python tokenizer's count, text for text."""
+    tokenizer = embedder._model.tokenizer
+    for text in _COUNT_TEXTS:
+        expected = len(tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+        assert embedder.count_tokens(text) == expected, text[:40]
+
+
+def test_count_tokens_is_not_truncated_after_embedding(embedder: Embedder) -> None:
+    """Embedding truncates to the window; counting afterwards still sees every word piece."""
+    long = "tokenisation " * 400
+    before = embedder.count_tokens(long)
+    embedder.embed([long, "short"])
+    assert embedder.count_tokens(long) == before > embedder.max_tokens
+
+
+def test_count_tokens_batch_matches_one_by_one(embedder: Embedder) -> None:
+    assert embedder.count_tokens_batch(_COUNT_TEXTS) == [embedder.count_tokens(t) for t in _COUNT_TEXTS]
+    assert embedder.count_tokens_batch([]) == []
