@@ -45,6 +45,14 @@ _RESERVED = frozenset(
 _PAGE = 1000  # rows per get() page when listing the collection
 _OWNER_KEY = "assistant_index"  # collection metadata: the id of the index directory whose chunks it holds
 
+# HNSW graph of the collection. M (``max_neighbors``) and ``ef_construction`` are fixed when a collection is
+# created (collections built earlier keep theirs); ``ef_search`` is a query-time setting, applied on every open.
+# Chosen by dense recall@10 against exact search (numpy over the same vectors) and query latency at 10k and
+# 100k chunks: ``python -m eval.bench_scale`` (reports/scale.md, docs/scale.md).
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 100
+HNSW_EF_SEARCH = 100
+
 
 def _is_flat(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
@@ -96,7 +104,8 @@ def _doc_filter(doc_ids: Collection[str]) -> MetadataFilters:
 class VectorIndex:
     """Chunk embeddings in Chroma; embedded at ``path`` or on the server at ``url``.
 
-    ``add`` writes at most ``batch_size`` chunks per Chroma call (less if Chroma's limit is lower).
+    ``add`` writes at most ``batch_size`` chunks per Chroma call (less if the client's ``max_batch_size`` is
+    lower). A new collection gets the HNSW settings above; ``ef_search`` is set on every open.
     """
 
     def __init__(
@@ -106,6 +115,7 @@ class VectorIndex:
         url: str | None = None,
         collection: str = "assistant",
         batch_size: int = 2048,
+        ef_search: int = HNSW_EF_SEARCH,
     ) -> None:
         if (path is None) == (url is None):
             raise ValueError("give exactly one of path (embedded Chroma) or url (Chroma server)")
@@ -132,14 +142,26 @@ class VectorIndex:
                 client = chromadb.PersistentClient(path=str(path), settings=settings)
             except Exception as exc:
                 raise IndexStoreError(f"cannot open the Chroma database in {path}: {exc}") from exc
+        if ef_search < 1:
+            raise ValueError(f"ef_search must be at least 1, not {ef_search}")
         with self._guard():
+            # an existing collection is opened as it is (its configuration here is ignored by Chroma)
             self._collection = client.get_or_create_collection(
                 name=collection,
-                configuration={"hnsw": {"space": _SPACE}},
+                configuration={
+                    "hnsw": {
+                        "space": _SPACE,
+                        "max_neighbors": HNSW_M,
+                        "ef_construction": HNSW_EF_CONSTRUCTION,
+                        "ef_search": ef_search,
+                    }
+                },
                 embedding_function=None,
             )
-            self._batch = max(1, min(int(client.get_max_batch_size()), batch_size))
+            limit = int(client.get_max_batch_size())  # a server that does not say reports -1
+            self._batch = max(1, min(limit, batch_size) if limit > 0 else batch_size)
         self._check_space()
+        self._apply_ef_search(ef_search)
         self._store = ChromaVectorStore(chroma_collection=self._collection)
         self._client = client
 
@@ -187,6 +209,16 @@ class VectorIndex:
     def location(self) -> str:
         """The collection and where it is, for messages: "'assistant' at http://127.0.0.1:8001"."""
         return f"{self._collection.name!r} at {self._where}"
+
+    @property
+    def batch_size(self) -> int:
+        """Chunks written per Chroma call."""
+        return self._batch
+
+    def hnsw(self) -> dict[str, Any]:
+        """The HNSW settings of the collection as Chroma reports them (empty if it has no HNSW index)."""
+        with self._guard():
+            return dict((self._collection.configuration or {}).get("hnsw") or {})
 
     def owner(self) -> str | None:
         """The index directory recorded by ``set_owner``, or None."""
@@ -252,6 +284,15 @@ class VectorIndex:
                 f"the Chroma collection {self._collection.name!r} at {self._where} uses the {space!r} space, "
                 f"not {_SPACE!r}; use another collection name"
             )
+
+    def _apply_ef_search(self, ef_search: int) -> None:
+        """Set the query-time ``ef_search`` of an HNSW collection when it differs (a collection built before
+        these settings, or with another value)."""
+        current = self.hnsw()
+        if not current or current.get("ef_search") == ef_search:
+            return
+        with self._guard():
+            self._collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
