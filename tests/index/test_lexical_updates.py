@@ -182,14 +182,22 @@ def test_segments_stay_few_and_reopen(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- crash safety
 
 WRITER = """
-import sys
+import sys, time
 from pathlib import Path
 from index.lexical import LexicalIndex
-from tests.index.helpers import make_chunks
 from tests.index.test_lexical_updates import generation_chunks
 
 index = LexicalIndex(Path(sys.argv[1]))
+stall = sys.argv[2]  # stop for a while at the first statement of a commit starting with this (a kill lands there)
 generation = index.count() and max(int(d[1:]) for d in index.doc_ids())
+first = generation + 1
+
+def trace(statement):
+    if stall and generation > first and statement.upper().startswith(stall):
+        print(f"at {statement[:20]}", flush=True)
+        time.sleep(5)
+
+index._conn.set_trace_callback(trace)
 while True:
     generation += 1
     index.add(generation_chunks(generation))
@@ -219,33 +227,52 @@ def writer(tmp_path: Path) -> Iterator[tuple[Path, list[subprocess.Popen[str]]]]
         proc.wait()
 
 
-def test_sigkill_at_random_moments_of_commits_leaves_a_committed_state(
-    writer: tuple[Path, list[subprocess.Popen[str]]],
+def _kill_and_check(path: Path, procs: list[subprocess.Popen[str]], stall: str, delay: float) -> None:
+    """Start the writer, SIGKILL it (at the stall point, or ``delay`` seconds into its second commit), check the
+    index on disk is the state after the last commit that returned or after the one in flight, and searches like a
+    fresh build of its chunks."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), stall], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    procs.append(proc)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    ready = (lambda line: line.startswith("at ")) if stall else (lambda line: line.startswith("committing"))
+    while not any(ready(line) for line in lines[1:]):
+        lines.append(proc.stdout.readline().strip())
+        assert lines[-1], f"the writer stopped: {proc.wait()}"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    rest, _ = proc.communicate()
+    lines += rest.splitlines()
+    done = max(int(line.split()[1]) for line in lines if line.startswith("committed"))
+    index = LexicalIndex(path)
+    candidates = {**_expected_after(done), **_expected_after(done + 1)}
+    on_disk = _chunks_of(index, candidates)
+    if stall:
+        assert on_disk == _expected_after(done), f"killed at {stall} after commit {done}"
+    else:
+        assert on_disk in (_expected_after(done), _expected_after(done + 1)), f"killed after commit {done}"
+    _assert_same(index, _fresh(on_disk))
+    index.close()
+
+
+@pytest.mark.parametrize("stall", ["DELETE FROM CHUNK", "INSERT INTO CHUNK", "INSERT INTO SEGMENT", "COMMIT"])
+def test_sigkill_inside_the_commit_leaves_the_last_committed_state(
+    writer: tuple[Path, list[subprocess.Popen[str]]], stall: str
 ) -> None:
-    """A real writer process, committing in a loop (adds 400 chunks, deletes 400), is SIGKILLed at random
-    moments; each time the index on disk is exactly the state after the last commit that returned, or after the
-    one in flight, and searches like a fresh build of its chunks."""
+    """A real writer process (each commit adds 400 chunks and deletes 400) SIGKILLed inside a commit's
+    transaction, at a chosen statement: the index on disk is the one before that commit."""
+    path, procs = writer
+    _kill_and_check(path, procs, stall, 0.1)
+    _kill_and_check(path, procs, stall, 0.1)  # and again on the index the first kill left
+
+
+def test_sigkill_at_random_moments_leaves_a_committed_state(writer: tuple[Path, list[subprocess.Popen[str]]]) -> None:
     path, procs = writer
     rng = random.Random(11)
-    for kill in range(4):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
-        procs.append(proc)
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while not any(line.startswith("committing") for line in lines[1:]):  # past one full commit
-            lines.append(proc.stdout.readline().strip())
-            assert lines[-1], f"the writer stopped: {proc.wait()}"
-        time.sleep(rng.uniform(0.0, 0.5))
-        proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate()
-        lines += rest.splitlines()
-        done = max(int(line.split()[1]) for line in lines if line.startswith("committed"))
-        index = LexicalIndex(path)
-        candidates = {**_expected_after(done), **_expected_after(done + 1)}
-        on_disk = _chunks_of(index, candidates)
-        assert on_disk in (_expected_after(done), _expected_after(done + 1)), f"kill {kill} after commit {done}"
-        _assert_same(index, _fresh(on_disk))
-        index.close()
+    for _ in range(3):
+        _kill_and_check(path, procs, "", rng.uniform(0.0, 0.5))
 
 
 # ---------------------------------------------------------------------------------------------- migration
