@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.types import Chunk
+from eval.metrics import ndcg_at_k
 from index.lexical import LexicalIndex
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -211,6 +212,139 @@ def bench(size: int, pool: list[str], query_texts: list[str], work: Path, args: 
     return result
 
 
+class _Fts5:
+    """SQLite FTS5 over the same stemmed tokens, ranked by its ``bm25()`` (k1 1.2, b 0.75, idf without the +1)."""
+
+    def __init__(self, path: Path, tokenize: Any) -> None:
+        import sqlite3
+
+        self.tokenize = tokenize
+        self.conn = sqlite3.connect(path / "fts5.sqlite3")
+        tokenizer = "unicode61 remove_diacritics 0 tokenchars '_'"  # keeps our tokens whole
+        self.conn.execute(
+            f'CREATE VIRTUAL TABLE IF NOT EXISTS t USING fts5(chunk_id UNINDEXED, body, tokenize="{tokenizer}")'
+        )
+
+    def add(self, chunks: list[Chunk]) -> None:
+        tokens = self.tokenize([c.indexed_text for c in chunks])
+        self.conn.executemany(
+            "INSERT INTO t VALUES (?, ?)", ((c.id, " ".join(t)) for c, t in zip(chunks, tokens, strict=True))
+        )
+        self.conn.commit()
+
+    def search(self, query: str, top_k: int) -> list[str]:
+        terms = " OR ".join(f'"{t}"' for t in dict.fromkeys(self.tokenize([query])[0]))
+        if not terms:
+            return []
+        sql = "SELECT chunk_id FROM t WHERE t MATCH ? ORDER BY bm25(t) LIMIT ?"
+        return [r[0] for r in self.conn.execute(sql, (terms, top_k))]
+
+
+class _Tantivy:
+    """tantivy (Lucene-style segments, block-max WAND top-k) over the same stemmed tokens, whitespace-split."""
+
+    def __init__(self, path: Path, tokenize: Any) -> None:
+        import tantivy
+
+        self.tantivy = tantivy
+        self.tokenize = tokenize
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("chunk_id", stored=True, tokenizer_name="raw")
+        builder.add_text_field("body", stored=False, tokenizer_name="whitespace")
+        self.schema = builder.build()
+        (path / "tantivy").mkdir(exist_ok=True)
+        self.index = tantivy.Index(self.schema, path=str(path / "tantivy"))
+        self.writer = self.index.writer(heap_size=200_000_000, num_threads=1)
+
+    def add(self, chunks: list[Chunk]) -> None:
+        for chunk, tokens in zip(chunks, self.tokenize([c.indexed_text for c in chunks]), strict=True):
+            self.writer.add_document(self.tantivy.Document(chunk_id=chunk.id, body=" ".join(tokens)))
+        self.writer.commit()
+        self.index.reload()
+
+    def search(self, query: str, top_k: int) -> list[str]:
+        tokens = list(dict.fromkeys(self.tokenize([query])[0]))
+        if not tokens:
+            return []
+        occur = self.tantivy.Occur.Should
+        parts = [(occur, self.tantivy.Query.term_query(self.schema, "body", t)) for t in tokens]
+        searcher = self.index.searcher()
+        hits = searcher.search(self.tantivy.Query.boolean_query(parts), top_k).hits
+        return [searcher.doc(address)["chunk_id"][0] for _, address in hits]
+
+
+def compare(args: argparse.Namespace) -> dict[str, Any]:
+    """BM25-only nDCG@10 on SciFact test (a chunk per abstract: title and text) and query latency at
+    ``--compare-size`` recombined chunks, for this index, SQLite FTS5 and tantivy (when installed)."""
+    shared = args.shared
+    corpus = []
+    with open(shared / "datasets/scifact/corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            text = f"{row['title']}\n{row['text']}"
+            corpus.append(Chunk(id=f"{row['_id']}:0", doc_id=row["_id"], text=text, start=0, end=len(text)))
+    qrels: dict[str, dict[str, int]] = {}
+    for line in (shared / "datasets/scifact/qrels/test.tsv").read_text().splitlines()[1:]:
+        qid, doc, grade = line.split("\t")
+        qrels.setdefault(qid, {})[doc] = int(grade)
+    with open(shared / "datasets/scifact/queries.jsonl", encoding="utf-8") as fh:
+        texts = {row["_id"]: row["text"] for row in map(json.loads, fh)}
+    pool = sentences(shared)
+    sample = random.Random(1).sample(queries(shared), min(args.queries, 1109))
+    tokenizer = LexicalIndex(None)
+    results: dict[str, Any] = {}
+    engines: dict[str, Any] = {"ours": lambda p: LexicalIndex(p), "fts5": lambda p: _Fts5(p, tokenizer._tokenize)}
+    try:
+        import tantivy  # noqa: F401
+
+        engines["tantivy"] = lambda p: _Tantivy(p, tokenizer._tokenize)
+    except ImportError:
+        results["tantivy"] = "not installed"
+    for name, make in engines.items():
+        work = Path(tempfile.mkdtemp(prefix=f"compare-{name}-"))
+        engine = make(work)
+        engine.add(corpus)
+        if name == "ours":
+            engine.commit()
+        ndcg = []
+        for qid, grades in qrels.items():
+            found = engine.search(texts[qid], 10)
+            ranked = [p.chunk.doc_id for p in found] if name == "ours" else [c.split(":")[0] for c in found]
+            ndcg.append(ndcg_at_k(ranked, grades, 10))
+        shutil.rmtree(work, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=f"compare-{name}-"))
+        engine = make(work)
+        maker = Recombiner(pool, seed=args.compare_size)
+        t = time.perf_counter()
+        built = 0
+        while built < args.compare_size:
+            batch = [c for _ in range(args.commit_every // DOC_CHUNKS) for c in maker.document()]
+            engine.add(batch)
+            if name == "ours":
+                engine.commit()
+            built += len(batch)
+        build_s = time.perf_counter() - t
+        for q in sample[:20]:
+            engine.search(q, args.top_k)
+        latencies = []
+        for q in sample:
+            t = time.perf_counter()
+            engine.search(q, args.top_k)
+            latencies.append((time.perf_counter() - t) * 1000)
+        results[name] = {
+            "scifact_ndcg@10": round(statistics.mean(ndcg), 4),
+            "chunks": built,
+            "build_s": round(build_s, 1),
+            "query_p50_ms": round(statistics.median(latencies), 2),
+            "query_p95_ms": round(_percentile(latencies, 0.95), 2),
+        }
+        sys.stdout.write(json.dumps({name: results[name]}) + "\n")
+        sys.stdout.flush()
+        del engine
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000", help="comma-separated chunk counts")
@@ -224,7 +358,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline-rev", default="8f1cdae")
     parser.add_argument("--keep", action="store_true", help="keep the built indexes")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--compare", action="store_true", help="compare engines (ours, SQLite FTS5, tantivy)")
+    parser.add_argument("--compare-size", type=int, default=100_000)
     args = parser.parse_args(argv)
+    if args.compare:
+        comparison = compare(args)
+        if args.out:
+            args.out.write_text(json.dumps(comparison, indent=2) + "\n")
+        return
     pool = sentences(args.shared)
     query_texts = queries(args.shared)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-lexical-"))
