@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 HOST := $(or $(ASSISTANT_HOST),127.0.0.1)
 PORT := $(or $(ASSISTANT_PORT),8000)
 
-.PHONY: install address run index serve test test-fast lint bench bench-inputs bench-quality gate-filings bench-reranked browser screenshot clean
+.PHONY: install address run index serve test test-fast lint bench bench-inputs bench-quality gate-filings bench-reranked bench-scale bench-answer browser screenshot clean
 
 $(STAMP): pyproject.toml Makefile
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -57,6 +57,11 @@ test-fast: install
 bench: install
 	$(BIN)/python -m eval.bench
 
+# CPU time per extractive answer on Uber's 10-K and the gate's FinanceBench filings (index built once into
+# /tmp/answer-speed-index), sentence vectors kept at ingest against the old path -> reports/answer_speed.{md,json}
+bench-answer: install
+	$(BIN)/python -m eval.bench_answer
+
 # hostile inputs (empty-paragraph DOCX, one-line 5 MB text, ...): outcome and read/chunk time -> reports/inputs.{json,md}
 bench-inputs: install
 	$(BIN)/python -m eval.bench_inputs
@@ -84,6 +89,13 @@ gate-filings: install
 bench-reranked: install
 	ASSISTANT_RERANKER=onnx-cross-encoder $(BIN)/assistant eval --beir ../shared/datasets/scifact --split test --out reports/reranked
 	ASSISTANT_RERANKER=onnx-cross-encoder $(BIN)/assistant eval --llama-dataset ../shared/datasets/blockchain_solana --out reports/reranked
+
+# indexes of 10k, 100k and 1M chunks (recombined shared-corpus text, real embeddings for a 10k sample, random unit
+# vectors for the rest): retrieval/ask latency, serve RSS, disk, cold start, add/delete of a 20-page PDF, dense
+# recall@10 against exact search -> reports/scale.{json,md} and reports/scale_*.png
+# (fewer sizes: python -m eval.bench_scale --sizes 10000,100000)
+bench-scale: install
+	$(BIN)/python -m eval.bench_scale --sizes 10000,100000,1000000
 
 screenshot: install browser
 	ASSISTANT_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/ui/test_chat.py

@@ -1,0 +1,102 @@
+"""eval.bench_scale: the synthetic corpus, exact search, and the whole benchmark on a tiny index, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval import bench_scale
+from eval.bench_scale import CHUNKS_PER_DOC, Corpus, exact_top, random_unit_vectors, synthetic_document
+from index.catalog import Catalog
+from index.lexical import LexicalIndex
+from index.vector import HNSW_EF_SEARCH, VectorIndex
+
+
+@pytest.fixture(scope="module")
+def pool() -> list[str]:
+    return bench_scale.sentence_pool()
+
+
+def test_synthetic_documents_are_real_text_with_exact_offsets(pool: list[str]) -> None:
+    doc, chunks = synthetic_document(pool, 3)
+    assert len(chunks) == CHUNKS_PER_DOC
+    for chunk in chunks:
+        assert doc.text[chunk.start : chunk.end] == chunk.text
+        assert chunk.doc_id == doc.id and chunk.text
+    assert synthetic_document(pool, 3) == (doc, chunks)  # the same in every run
+    assert synthetic_document(pool, 4)[0].id != doc.id
+
+
+def test_random_vectors_are_unit_and_positional() -> None:
+    whole = random_unit_vectors(0, 10_000, 8)
+    assert np.allclose(np.linalg.norm(whole, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(random_unit_vectors(4090, 20, 8), whole[4090:4110])  # across a generator block
+
+
+def test_exact_top_is_the_brute_force_top_k() -> None:
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(50, 8)).astype(np.float32)
+    real /= np.linalg.norm(real, axis=1, keepdims=True)
+    corpus = Corpus(pool=[], real=real, dim=8)
+    queries = corpus.vectors(0, 300)[[3, 60, 299]]
+    found = exact_top(corpus, 300, queries, k=10, block=64)  # several blocks
+    scores = queries @ corpus.vectors(0, 300).T
+    for row, want in zip(found, np.argsort(-scores, axis=1)[:, :10], strict=True):
+        assert set(row.tolist()) == set(want.tolist())
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_end_to_end_on_a_tiny_index(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    work = tmp_path / "work"
+    argv = ["--sizes", "300", "--sample", "200", "--asks", "3", "--recall-queries", "10"]
+    argv += ["--ef-search", f"10,{HNSW_EF_SEARCH}", "--work", str(work), "--out", str(out)]
+    assert bench_scale.main(argv) == 0
+
+    report = json.loads((out / "scale.json").read_text())
+    assert report["real_sample"] == 200
+    (row,) = report["sizes"]
+    assert row["size"] == 300
+    for key in ("retrieve_p50_ms", "retrieve_p95_ms", "ask_p50_ms", "ask_p95_ms", "cold_start_s", "add_pdf_s"):
+        assert row[key] > 0, key
+    assert row["retrieve_p95_ms"] >= row["retrieve_p50_ms"]
+    assert row["ask_p95_ms"] >= row["ask_p50_ms"]
+    assert row["delete_pdf_s"] >= 0
+    assert row["serve_rss_mb"] > 100  # the serve process holds the model: not a stray pid's RSS
+    assert row["disk_mb"] > 0
+    assert row["pdf_chunks"] > 20  # twenty pages of text
+    assert 0.0 <= row["dense_recall_at_10"] <= 1.0
+    assert row["hnsw"]["ef_search"] == HNSW_EF_SEARCH
+    assert [s["ef_search"] for s in row["hnsw_sweep"]] == [10, HNSW_EF_SEARCH]
+    assert all(s["applied"] == s["ef_search"] for s in row["hnsw_sweep"])
+    # the exact top-10 of the 300 vectors is found at the index's ef_search
+    assert row["dense_recall_at_10"] >= 0.9
+    md = (out / "scale.md").read_text()
+    assert "| 300 |" in md and "dense recall@10" in md
+    for name in report["plots"]:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(report["plots"]) == len(bench_scale.FIGURES)
+
+    # the directory is a normal index: the catalog, Chroma and BM25 agree, and the PDF added through the
+    # service was deleted again
+    data_dir = work / "index-300"
+    ids = json.loads((work / "index-300.ids.json").read_text())
+    catalog = Catalog(data_dir / "catalog.sqlite")
+    try:
+        assert catalog.count() == 300 // CHUNKS_PER_DOC
+        assert not catalog.unfinished()
+        doc_ids = {e.id for e in catalog.entries()}
+    finally:
+        catalog.close()
+    vector = VectorIndex(data_dir / "chroma")
+    try:
+        assert vector.count() == len(ids) == 300
+        assert vector.doc_ids() == doc_ids
+    finally:
+        vector.close()
+    lexical = LexicalIndex(data_dir / "bm25")
+    assert lexical.count() == 300
+    assert lexical.doc_ids() == doc_ids
