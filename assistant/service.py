@@ -13,8 +13,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
-from tqdm import tqdm
-
 from assistant.answerer import Answerer, create_answerer, final_answer
 from assistant.config import Settings
 from assistant.errors import (
@@ -28,6 +26,7 @@ from assistant.errors import (
     UploadTooLarge,
     WriteBusy,
 )
+from assistant.pipeline import CommitClock, Job, Progress, Reader
 from assistant.scope import (
     DocumentNames,
     Focus,
@@ -42,6 +41,7 @@ from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport,
 from assistant.uploads import ReceivedUpload, keep_upload, receive_upload, sweep_uploads, upload_dir
 from index.catalog import Catalog, CatalogEntry
 from index.embeddings import Embedder
+from index.fusion import prefer_documents
 from index.lexical import LexicalIndex
 from index.lock import DirectoryLock
 from index.rerank import create_reranker
@@ -88,6 +88,13 @@ def _salted(content_id: str, origin: str) -> str:
 
 
 _UPLOAD = "upload:"  # origin prefix of uploads: ``upload:<name>``
+
+
+def _renamed(chunks: Sequence[Chunk], doc_id: str) -> list[Chunk]:
+    """``chunks`` of one document, cut under another id, as the chunks of ``doc_id`` (``<doc id>:<position>``)."""
+    return [
+        c.model_copy(update={"id": f"{doc_id}:{c.id.rpartition(':')[2]}", "doc_id": doc_id}) for c in chunks
+    ]
 
 
 class Assistant:
@@ -304,68 +311,66 @@ class Assistant:
         its path under the directory given (a file given by itself: its name). Files of this index's upload
         folder are its uploads: each is cut again if the chunking changed, and one no document refers to any
         more (deleted, replaced) is skipped. Raises WriteBusy.
+
+        Streamed (``assistant.pipeline``): a reader thread reads and chunks the next files while the chunks of
+        earlier ones are embedded together, and the index commits every ``commit_every_docs`` documents or
+        ``commit_every_s`` seconds. Killed, the ingest loses only what came after its last commit; the same
+        call again finds the committed files unchanged and continues with the rest.
         """
         files, errors = self._discover(paths)
-        added: list[str] = []
-        replaced: list[str] = []
-        unchanged: list[str] = []
+        outcomes: dict[str, list[str]] = {"added": [], "replaced": [], "unchanged": []}
         removed: list[str] = []
         ids: dict[str, str] = {}
-        uploads = upload_dir(self.settings).resolve()
         with self._writing():
-            bar = tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False)
-            for path, shown in bar:
-                bar.set_postfix_str(path.name[:30])
-                resolved = path.resolve()
-                if resolved.parent == uploads:
-                    todo: list[tuple[str, CatalogEntry | None]] = [
-                        (e.origin, e) for e in self.catalog.by_stored(resolved.name)
-                    ]
-                    if not todo:
-                        errors[str(path)] = (
-                            f"{shown}: a stored upload no document refers to (deleted or replaced); not ingested"
-                        )
-                else:
-                    todo = [(str(resolved), None)]
-                for origin, entry in todo:
-                    try:
-                        if entry is None:
-                            outcome, ids[origin] = self._ingest_file(path, origin, shown, progress=progress)
-                        else:
-                            outcome, ids[origin] = self._ingest_stored(path, entry, progress=progress)
-                    except IngestError as exc:
-                        errors[str(path)] = str(exc)
-                        continue
-                    {"added": added, "replaced": replaced, "unchanged": unchanged}[outcome].append(origin)
+            jobs, settled = self._file_jobs(files, errors, outcomes["unchanged"], ids)
+            self._stream(
+                jobs, settled=settled, errors=errors, outcomes=outcomes, ids=ids, unit="file", progress=progress
+            )
             if prune:
                 removed = self._prune([f for f, _ in files], [Path(p) for p in paths])
             self._commit()
         return IngestReport(
-            added=tuple(added),
-            replaced=tuple(replaced),
-            unchanged=tuple(unchanged),
+            added=tuple(outcomes["added"]),
+            replaced=tuple(outcomes["replaced"]),
+            unchanged=tuple(outcomes["unchanged"]),
             removed=tuple(removed),
             errors=errors,
             ids=ids,
         )
 
     def ingest_documents(self, docs: Sequence[Document], *, progress: bool = False) -> IngestReport:
-        """Index in-memory documents (eval sets). Same-id documents are skipped. Raises WriteBusy."""
-        added: list[str] = []
-        unchanged: list[str] = []
+        """Index in-memory documents (eval sets). Same-id documents are skipped. Raises WriteBusy.
+
+        Streamed and committed like ``ingest``: killed, the same call again skips what was committed.
+        """
+        outcomes: dict[str, list[str]] = {"added": [], "replaced": [], "unchanged": []}
+        errors: dict[str, str] = {}
         with self._writing():
-            fresh = [d for d in docs if self.catalog.entry(d.id) is None]
-            unchanged = [d.source for d in docs if d not in fresh]
-            bar = tqdm(total=len(fresh), desc="ingest", unit="doc", disable=not progress, leave=False)
-            batch = 64  # small enough that the bar moves, big enough to embed in full batches
-            for i in range(0, len(fresh), batch):
-                part = fresh[i : i + batch]
-                self._index_documents(part, fingerprint="")
-                added.extend(d.source for d in part)
-                bar.update(len(part))
-            bar.close()
+            jobs: list[Job] = []
+            seen: set[str] = set()
+            for d in docs:
+                if d.id in seen or self.catalog.entry(d.id) is not None:
+                    outcomes["unchanged"].append(d.source)
+                else:
+                    seen.add(d.id)
+                    jobs.append(Job(key=d.source, where=d.source, doc=d))
+            ids: dict[str, str] = {}
+            self._stream(
+                jobs,
+                settled=len(outcomes["unchanged"]),
+                errors=errors,
+                outcomes=outcomes,
+                ids=ids,
+                unit="doc",
+                progress=progress,
+            )
             self._commit()
-        return IngestReport(added=tuple(added), unchanged=tuple(unchanged), ids={d.source: d.id for d in docs})
+        return IngestReport(
+            added=tuple(outcomes["added"]),
+            unchanged=tuple(outcomes["unchanged"]),
+            errors=errors,
+            ids={d.source: d.id for d in docs},
+        )
 
     def documents(self) -> list[DocumentInfo]:
         return [self._info(e) for e in self.catalog.entries()]
@@ -560,14 +565,18 @@ class Assistant:
         return [p for doc_id in names.order(picked) for p in picked[doc_id]]
 
     def _preferring(self, question: str, k: int, allowed: set[str] | None, preferred: set[str]) -> list[Passage]:
-        """The best passages of the ``preferred`` documents first, and the best passage of the others last: a
-        year in the question names the document of that year 58 times out of 59 on FinanceBench (docs/scope.md),
-        but a filing also reports the years before it, so another document keeps one place."""
-        first = self.retriever.retrieve(question, max(1, k - 1), doc_ids=preferred)
+        """The best passages when the other documents' scores count less than the ``preferred`` ones' and no
+        document takes more than two places while others are left (``index.fusion.prefer_documents``): a year in
+        the question names the document of that year 58 times out of 59 on FinanceBench, but a filing also reports
+        the years before it and a year's outlook is in the release before it (docs/scope.md). A preferred document
+        keeps at least one place."""
         # the retriever ranks its candidates whatever top_k is: asking for all of them costs no more
         ranked = self.retriever.retrieve(question, max(self.settings.candidates, k), doc_ids=allowed)
-        rest = [p for p in ranked if p.chunk.doc_id not in preferred]
-        return [*first, *rest[: k - len(first)]]
+        picked = prefer_documents(ranked, preferred, k)
+        if picked and not any(p.chunk.doc_id in preferred for p in picked):
+            best = self.retriever.retrieve(question, 1, doc_ids=preferred)
+            picked = [*picked[: k - len(best)], *best]
+        return picked
 
     def _shown(self, passages: list[Passage]) -> list[Passage]:
         return [
@@ -661,24 +670,111 @@ class Assistant:
             window=self.embedder.max_tokens,
         )
 
-    def _ingest_file(self, path: Path, origin: str, shown: str, *, progress: bool = False) -> tuple[str, str]:
-        """Index one file unless it is unchanged; returns (outcome, document id)."""
-        fingerprint = _fingerprint(path, self._chunking())
-        old = self.catalog.by_origin(origin)
-        if old is not None and old.fingerprint == fingerprint:
-            return "unchanged", old.id
-        doc = self._read(path, shown)
-        return self._put(doc, origin=origin, fingerprint=fingerprint, old=old, stored="", progress=progress)
+    def _file_jobs(
+        self, files: Sequence[tuple[Path, str]], errors: dict[str, str], unchanged: list[str], ids: dict[str, str]
+    ) -> tuple[list[Job], int]:
+        """The files to read, as jobs; and how many files (or uploads) are settled without reading: unchanged
+        ones (their origins go to ``unchanged``, their ids to ``ids``) and those that fail here (``errors``)."""
+        uploads = upload_dir(self.settings).resolve()
+        chunking = self._chunking()
+        jobs: list[Job] = []
+        settled = 0
+        for path, shown in files:
+            resolved = path.resolve()
+            if resolved.parent == uploads:  # an upload: as each document uploaded from this stored file
+                entries = self.catalog.by_stored(resolved.name)
+                todo: list[tuple[str, CatalogEntry | None, str, str]] = [
+                    (e.origin, e, e.stored, e.source) for e in entries
+                ]
+                if not todo:
+                    errors[str(path)] = (
+                        f"{shown}: a stored upload no document refers to (deleted or replaced); not ingested"
+                    )
+            else:
+                origin = str(resolved)
+                todo = [(origin, self.catalog.by_origin(origin), "", shown)]
+            try:
+                fingerprint = _fingerprint(path, chunking)
+            except OSError as exc:  # gone or unreadable since it was found
+                errors[str(path)] = f"{shown}: cannot read the file ({exc.strerror or exc})"
+                todo = []
+            settled += not todo
+            for origin, old, stored, source in todo:
+                if old is not None and old.fingerprint == fingerprint:
+                    unchanged.append(origin)
+                    ids[origin] = old.id
+                    settled += 1
+                else:
+                    jobs.append(
+                        Job(
+                            key=origin,
+                            where=str(path),
+                            path=path,
+                            shown=source,
+                            origin=origin,
+                            old=old,
+                            stored=stored,
+                            fingerprint=fingerprint,
+                        )
+                    )
+        return jobs, settled
 
-    def _ingest_stored(self, path: Path, entry: CatalogEntry, *, progress: bool = False) -> tuple[str, str]:
-        """A file of the upload folder, as the upload ``entry`` (cut again when the chunking changed)."""
-        fingerprint = _fingerprint(path, self._chunking())
-        if entry.fingerprint == fingerprint:
-            return "unchanged", entry.id
-        doc = self._read(path, entry.source)
-        return self._put(
-            doc, origin=entry.origin, fingerprint=fingerprint, old=entry, stored=entry.stored, progress=progress
-        )
+    def _stream(
+        self,
+        jobs: Sequence[Job],
+        *,
+        settled: int,
+        errors: dict[str, str],
+        outcomes: dict[str, list[str]],
+        ids: dict[str, str],
+        unit: str,
+        progress: bool,
+    ) -> None:
+        """Index ``jobs``: a ``Reader`` thread reads and chunks them ahead; here, in job order, each one's row is
+        written (``_stage``), the chunks of many are embedded together once ``_embed_pool`` of them wait, and the
+        index commits when the ``CommitClock`` says so (the waiting chunks are embedded first: a commit makes
+        ready only documents whose chunks are in both indexes). A job that fails to read or chunk goes to
+        ``errors`` under its path; its neighbours are indexed. ``settled`` items are already done (the bar's
+        start)."""
+        bar = Progress(len(jobs) + settled, unit=unit, enabled=progress)
+        bar.done(settled)
+        clock = CommitClock(self.settings.commit_every_docs, self.settings.commit_every_s)
+        pool = self._embed_pool()
+        waiting: list[Chunk] = []
+        try:
+            with Reader(jobs, self._read, self._chunk) as reader:
+                for item in reader:
+                    job = item.job
+                    if item.error:
+                        errors[job.where] = item.error
+                    else:
+                        assert item.doc is not None
+                        outcome, ids[job.key], chunks = self._stage(
+                            item.doc,
+                            item.chunks,
+                            origin=job.origin,
+                            fingerprint=job.fingerprint,
+                            old=job.old,
+                            stored=job.stored,
+                        )
+                        outcomes[outcome].append(job.key)
+                        waiting.extend(chunks)
+                        clock.add()
+                    bar.done(1, job.shown or job.key)
+                    if len(waiting) >= pool or (waiting and clock.due()):
+                        bar.indexed(self._add_chunks(waiting))
+                        waiting = []
+                    if clock.due():
+                        self._commit()
+                        clock.reset()
+            bar.indexed(self._add_chunks(waiting))
+        finally:
+            bar.close()
+
+    def _embed_pool(self) -> int:
+        """Chunks gathered before they are embedded in one call: 8 full batches, so the model's length sort
+        pads little and each call is large, while few chunks wait unembedded when a commit falls due."""
+        return 8 * max(1, self.embedder.batch_size)
 
     def _ingest_upload(self, received: ReceivedUpload) -> UploadResult:
         """Read a received upload and index it as the document of its name; the old version stays on failure."""
@@ -750,22 +846,70 @@ class Assistant:
         fingerprint: str,
         old: CatalogEntry | None,
         stored: str,
-        progress: bool = False,
     ) -> tuple[str, str]:
-        """Index a new document or a new version of ``old`` (pending until ``_commit``); (outcome, id)."""
-        doc = self._identified(doc, origin, old)
+        """Index a new document or a new version of ``old`` now (pending until ``_commit``); (outcome, id).
+
+        Raises DocumentTooLarge (over the chunk cap) before any write."""
+        outcome, doc_id, chunks = self._stage(
+            doc, self._chunk(doc), origin=origin, fingerprint=fingerprint, old=old, stored=stored
+        )
+        self._add_chunks(chunks)
+        return outcome, doc_id
+
+    def _stage(
+        self,
+        doc: Document,
+        chunks: Sequence[Chunk],
+        *,
+        origin: str | None,
+        fingerprint: str,
+        old: CatalogEntry | None,
+        stored: str,
+    ) -> tuple[str, str, list[Chunk]]:
+        """Write the catalog row of a new document or of a new version of ``old``; (outcome, id, the chunks to
+        add to the indexes).
+
+        A new version is ``pending`` (naming the entry it ``replaces``, which stays ready) until ``_commit``; the
+        same content cut by other chunk settings stays ready, marked as cut again, and its old chunks leave both
+        indexes now; the same content cut the same way is only touched (no chunks). ``chunks`` were cut from
+        ``doc`` under its content id and are renamed when this index knows it by another (``_identified``).
+        ``origin`` None: an in-memory document (eval sets), its own origin under its own id.
+        """
+        if origin is not None:
+            identified = self._identified(doc, origin, old)
+            if identified.id != doc.id:
+                chunks = _renamed(chunks, identified.id)
+            doc = identified
         if old is not None and old.id == doc.id:
             if _chunking_of(old.fingerprint) == _chunking_of(fingerprint):  # only touched
                 self.catalog.set_fingerprint(doc.id, fingerprint)
-                return "unchanged", doc.id
-            # same content, cut by another chunker version or other chunk settings: cut it again in place
-            self._recut(doc, origin=origin, fingerprint=fingerprint, stored=old.stored or stored, progress=progress)
-            return "replaced", doc.id
-        replaces = old.id if old is not None else ""
-        self._index_documents(
-            [doc], fingerprint=fingerprint, origin=origin, stored=stored, replaces=replaces, progress=progress
-        )
-        return ("added" if old is None else "replaced"), doc.id
+                return "unchanged", doc.id, []
+            # same content, cut by another chunker version or other chunk settings: cut it again in place (its id
+            # cannot change, so the two versions cannot live side by side; after a crash it is cut again on open)
+            with self.catalog.transaction():
+                self.catalog.put(
+                    doc,
+                    chunks=len(chunks),
+                    fingerprint=fingerprint,
+                    state="ready",
+                    origin=origin,
+                    stored=old.stored or stored,
+                    replaces=doc.id,
+                )
+            self.vector.delete(doc.id)
+            self.lexical.delete(doc.id)
+            return "replaced", doc.id, list(chunks)
+        with self.catalog.transaction():
+            self.catalog.put(
+                doc,
+                chunks=len(chunks),
+                fingerprint=fingerprint,
+                state="pending",
+                origin=origin,
+                stored=stored,
+                replaces=old.id if old is not None else "",
+            )
+        return ("added" if old is None else "replaced"), doc.id, list(chunks)
 
     def _chunk_budget(self) -> int:
         """Word pieces per chunk: the setting, within the embedder's window."""
@@ -775,36 +919,7 @@ class Assistant:
         """How documents are cut into chunks now: chunker version, token budget, overlap."""
         return f"chunks-v{CHUNKING_VERSION}:{self._chunk_budget()}:{self.settings.chunk_overlap}"
 
-    def _index_documents(
-        self,
-        docs: Sequence[Document],
-        *,
-        fingerprint: str,
-        origin: str | None = None,
-        stored: str = "",
-        replaces: str = "",
-        progress: bool = False,
-    ) -> None:
-        """Chunk, embed and add ``docs`` as pending (a big file shows its own embedding bar under the file bar).
-
-        ``origin``, ``stored`` and ``replaces`` are for one document (a file or an upload); in-memory documents
-        are their own origin.
-        """
-        chunked = [(doc, self._chunk(doc)) for doc in docs]  # a document over the caps fails before any write
-        with self.catalog.transaction():
-            for doc, chunks in chunked:
-                self.catalog.put(
-                    doc,
-                    chunks=len(chunks),
-                    fingerprint=fingerprint,
-                    state="pending",
-                    origin=origin,
-                    stored=stored,
-                    replaces=replaces,
-                )
-        self._add_chunks([c for _, cs in chunked for c in cs], progress=progress)
-
-    def _recut(self, doc: Document, *, origin: str, fingerprint: str, stored: str, progress: bool = False) -> None:
+    def _recut(self, doc: Document, *, origin: str, fingerprint: str, stored: str) -> None:
         """Replace the chunks of a ready document by a new cut of the same text.
 
         Its id cannot change, so the two versions cannot live side by side: the row stays ready and is marked as
@@ -824,13 +939,15 @@ class Assistant:
             )
         self.vector.delete(doc.id)
         self.lexical.delete(doc.id)
-        self._add_chunks(chunks, progress=progress)
+        self._add_chunks(chunks)
 
-    def _add_chunks(self, chunks: Sequence[Chunk], *, progress: bool = False) -> None:
+    def _add_chunks(self, chunks: Sequence[Chunk]) -> int:
+        """Embed ``chunks`` in one call and add them to both indexes (pending until ``_commit``); how many."""
         if chunks:
-            embeddings = self.embedder.embed([c.indexed_text for c in chunks], progress=progress and len(chunks) > 512)
+            embeddings = self.embedder.embed([c.indexed_text for c in chunks])
             self.vector.add(chunks, embeddings)
             self.lexical.add(chunks)
+        return len(chunks)
 
     def _commit(self) -> None:
         """Make the pending versions the documents, in an order a crash cannot break.
