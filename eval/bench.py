@@ -59,6 +59,8 @@ BASELINE = "llama_index"
 RATIO_KEYS = (
     "ingest_s",
     "docs_per_s",
+    "embedded_tokens",
+    "embedded_tokens_per_s",
     "retrieval_p50_ms",
     "retrieval_p95_ms",
     "ndcg@10",
@@ -68,6 +70,9 @@ _ROWS = (
     ("ingest_s", "ingest (s)"),
     ("docs_per_s", "ingest throughput (docs/s)"),
     ("chunks", "chunks indexed"),
+    ("embedded_tokens", "word pieces embedded"),
+    ("truncated_tokens", "word pieces cut off by the model's window"),
+    ("embedded_tokens_per_s", "word pieces embedded per second of ingest"),
     ("retrieval_p50_ms", "retrieval p50 (ms)"),
     ("retrieval_p95_ms", "retrieval p95 (ms)"),
     ("ndcg@10", "nDCG@10"),
@@ -215,12 +220,17 @@ class PipelineRun:
     ask_ms: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     rss_growth_mb: float = 0.0
+    embedded_tokens: int = 0  # word pieces the model read (each text cut to its window), special tokens included
+    truncated_tokens: int = 0  # word pieces of the indexed texts past the window: never embedded
 
     def metrics(self) -> dict[str, float]:
         out = {
             "ingest_s": self.ingest_s,
             "docs_per_s": self.documents / self.ingest_s if self.ingest_s > 0 else 0.0,
             "chunks": float(self.chunks),
+            "embedded_tokens": float(self.embedded_tokens),
+            "truncated_tokens": float(self.truncated_tokens),
+            "embedded_tokens_per_s": self.embedded_tokens / self.ingest_s if self.ingest_s > 0 else 0.0,
             "retrieval_p50_ms": percentile(self.retrieval_ms, 50),
             "retrieval_p95_ms": percentile(self.retrieval_ms, 95),
             "ndcg@10": mean(self.ndcg),
@@ -247,6 +257,13 @@ def _score_queries(
         timings.append((time.perf_counter() - t0) * 1000)
         scores.append(ndcg_at_k(doc_ranking(chunk_doc_ids), data.qrels[qid], 10))
     return timings, scores
+
+
+def token_budget(embedder: Embedder, texts: Sequence[str]) -> tuple[int, int]:
+    """(word pieces the model embeds, word pieces cut off by its window) for ``texts``, special tokens included."""
+    counts = embedder.count_tokens_batch(texts)
+    embedded = sum(min(n, embedder.max_tokens) for n in counts)
+    return embedded, sum(counts) - embedded
 
 
 # --------------------------------------------------------------------------- pipelines
@@ -276,6 +293,9 @@ def run_ours(
                 raise EvalError(f"{len(report.errors)} documents failed to index: {report.errors}")
             chunks = assistant.vector.count()
             log.info("ours: indexed %d documents (%d chunks) in %.1f s", len(data.docs), chunks, ingest_s)
+            embedded, truncated = token_budget(
+                embedder, [c.indexed_text for d in data.docs for c in assistant.chunks(d.id)]
+            )
 
             def search(query: str) -> list[str]:
                 return [p.chunk.doc_id for p in assistant.retrieve(query, top_k=top_k)]
@@ -294,6 +314,8 @@ def run_ours(
         ingest_s=ingest_s,
         documents=len(data.docs),
         chunks=chunks,
+        embedded_tokens=embedded,
+        truncated_tokens=truncated,
         retrieval_ms=timings,
         ndcg=scores,
         ask_ms=asks,
@@ -345,6 +367,15 @@ def _clear_chroma_cache() -> None:
     SharedSystemClient.clear_system_cache()
 
 
+def _llama_embedded_text(text: str | None, meta: Any) -> str:
+    """The text llama-index gave the embedding model for a node it stored in Chroma (content in EMBED mode)."""
+    from llama_index.core.schema import MetadataMode
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+    node = metadata_dict_to_node(dict(meta or {}), text=text or "")
+    return str(node.get_content(metadata_mode=MetadataMode.EMBED))
+
+
 def run_llama_index(data: BenchData, embedder: Embedder, *, top_k: int = 20, progress: bool = False) -> PipelineRun:
     """The plain llama-index pipeline: ``VectorStoreIndex`` + ``ChromaVectorStore`` + default ``SentenceSplitter``."""
     import chromadb
@@ -376,6 +407,11 @@ def run_llama_index(data: BenchData, embedder: Embedder, *, top_k: int = 20, pro
             ingest_s = time.perf_counter() - t0
             chunks = int(collection.count())
             log.info("llama-index: indexed %d documents (%d chunks) in %.1f s", len(llama_docs), chunks, ingest_s)
+            # what llama-index sent to the model: each node's content in embedding mode
+            nodes = collection.get(include=["documents", "metadatas"])
+            stored, metas = nodes["documents"] or [], nodes["metadatas"] or []
+            texts = [_llama_embedded_text(doc, meta) for doc, meta in zip(stored, metas, strict=True)]
+            embedded, truncated = token_budget(embedder, texts)
             retriever = index.as_retriever(similarity_top_k=top_k)
 
             def search(query: str) -> list[str]:
@@ -389,6 +425,8 @@ def run_llama_index(data: BenchData, embedder: Embedder, *, top_k: int = 20, pro
         ingest_s=ingest_s,
         documents=len(data.docs),
         chunks=chunks,
+        embedded_tokens=embedded,
+        truncated_tokens=truncated,
         retrieval_ms=timings,
         ndcg=scores,
         peak_rss_mb=rss.peak_mb,
