@@ -198,3 +198,48 @@ def test_scope_of_is_cheap_for_a_thousand_documents() -> None:
     per_question = (time.perf_counter() - t0) / 60
     assert scope_of(questions[0], names).doc_ids == ("d70",)
     assert per_question < 0.005  # measured ~0.1 ms (docs/scope.md); a linear scan per word would be far slower
+
+
+def _outlook_library() -> list[Document]:
+    """A company's FY2023 10-K of many passages, its FY2022 10-K whose words echo the question, and its fourth-quarter
+    2022 release, the only one to state the outlook for fiscal 2023."""
+    topics = ["stores", "freight", "pensions", "leases", "tax", "warranties"]
+    k23 = "\n\n".join(
+        f"{topic.title()}\n\nAdjusted earnings per share in fiscal 2023 reflected {topic} costs. "
+        + f"The Company reviewed its {topic} arrangements with each supplier and each region during the year. " * 6
+        for topic in topics
+    )
+    k22 = (
+        "Results\n\nGrowth in adjusted earnings per share: was it expected to accelerate? Growth in adjusted earnings "
+        "per share accelerated in fiscal 2021 and was expected to accelerate again, as growth in adjusted earnings "
+        "per share had accelerated before.\n"
+    )
+    q22 = (
+        "Outlook\n\nFor fiscal 2023 the Company guides to adjusted earnings per share of $7.40, up 8 percent, after "
+        "3 percent in fiscal 2022: management anticipates faster growth next year.\n"
+    )
+
+    def doc(doc_id: str, text: str, form: str, period: str, end: str) -> Document:
+        meta = {"entity": NORTHWIND, "form": form, "period": period, "period_end": end}
+        return Document(id=doc_id, title="Report", source=f"{doc_id}.txt", text=text, meta=meta)
+
+    return [
+        doc("k23", k23, "10-K", "FY2023", "2023-12-31"),
+        doc("k22", k22, "10-K", "FY2022", "2022-12-31"),
+        doc("q22", q22, "earnings release", "Q4 2022", "2022-12-31"),
+    ]
+
+
+def test_a_named_year_prefers_by_score_and_leaves_places_to_other_documents(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> None:
+    # the year's document (six passages) no longer takes four of five places: the release before the year, which
+    # holds its outlook, is among the five although the previous 10-K echoes the question's words more
+    svc = Assistant(get_settings(data_dir=tmp_path_factory.mktemp("outlook")), embedder=embedder)
+    try:
+        svc.ingest_documents(_outlook_library())
+        question = "Is growth in Northwind's adjusted earnings per share expected to accelerate in fiscal 2023?"
+        docs = _docs(svc, question)
+        assert len(docs) == 5 and set(docs) == {"k23", "k22", "q22"}  # the named year's 10-K keeps places, not all
+    finally:
+        svc.close()
