@@ -214,6 +214,55 @@ def _acronyms(text: str) -> set[str]:
     return out
 
 
+_LABEL_WORD = re.compile(r"(?<![\w'’-])[A-Za-z0-9][\w'’-]*|&|[^\w\s'’&-]")
+_NAME_JOINERS = frozenset({"&", "and", "of", "the", "for"})
+
+
+def _capitalised_runs(text: str) -> list[list[str]]:
+    """Runs of two or more capitalised words of ``text``, lower-cased, joiners left out, a run ending at any other
+    word or punctuation ("Johnson & Johnson 10-K · Part I" -> [["johnson", "johnson"], ["part", "i"]], "Bank of the
+    West" -> [["bank", "west"]])."""
+    runs: list[list[str]] = []
+    run: list[str] = []
+    for w in [*_LABEL_WORD.findall(text), "."]:
+        if w[0].isupper():
+            run.append(w.lower())
+        elif w.lower() in _NAME_JOINERS and run:
+            continue
+        else:
+            if len(run) >= 2:
+                runs.append(run)
+            run = []
+    return runs
+
+
+def _short_forms(surface: str) -> set[str]:
+    """The forms in which ``surface`` may abbreviate a longer name: itself, and its capitals when it has two or
+    more beside lower-case letters ("JnJ" -> "jj", "AmEx" -> "ae" as well as "amex")."""
+    forms = {surface.lower()} if len(surface) >= 2 else set()
+    capitals = "".join(c for c in surface if c.isupper())
+    if len(capitals) >= 2 and any(c.islower() for c in surface):
+        forms.add(capitals.lower())
+    return forms
+
+
+def _abbreviates(short: str, run: Sequence[str]) -> bool:
+    """Whether ``short`` is the beginnings of two or more consecutive words of ``run``, each word giving at least
+    its first letter, in order ("amex" of "american express", "jj" of "johnson johnson", "fedex" of "federal
+    express")."""
+
+    def rest_fits(rest: str, k: int, used: int) -> bool:
+        if not rest:
+            return used >= 2
+        if k >= len(run):
+            return False
+        word = run[k]
+        longest = min(len(word), len(rest))
+        return any(rest_fits(rest[n:], k + 1, used + 1) for n in range(longest, 0, -1) if rest[:n] == word[:n])
+
+    return len(short) >= 2 and any(rest_fits(short, start, 0) for start in range(len(run) - 1))
+
+
 @dataclass(frozen=True)
 class _Term:
     stem: str
@@ -225,9 +274,12 @@ class _Term:
 # digit or a one-letter part ("10-Qs", "R&D", "S&P", "COVID-19", "section_10.md"): a piece, not a name by itself
 _COMPOUND = re.compile(r"[A-Za-z0-9]+(?:(?:[-&/_]|\.(?=[A-Za-z]))[A-Za-z0-9]+)+")
 _SEPARATORS = re.compile(r"[-&/_.]")
-# a period ("Q1", "FY2023", "H2") or a currency code: it says when or in what unit, and texts write it in other
-# words ("the first quarter", "fiscal 2023", "$"), so it is no name the passages must repeat
-_NOT_NAMES = re.compile(r"(?:Q[1-4]|H[12]|FY\d{2}(?:\d{2})?|USD|EUR|GBP|JPY|CNY|RMB)", re.IGNORECASE)
+# a period ("Q1", "FY2023", "FY 2023", "H2", "YoY", "YTD") or a currency code: it says when or in what unit, and
+# texts write it in other words ("the first quarter", "fiscal 2023", "year over year", "$"), so it is no name the
+# passages must repeat
+_NOT_NAMES = re.compile(
+    r"(?:Q[1-4]|H[12]|FY(?:\d{2}(?:\d{2})?)?|YTD|YOY|QOQ|TTM|LTM|USD|EUR|GBP|JPY|CNY|RMB)", re.IGNORECASE
+)
 # the end of a sentence of a question: "?", "!", or "." after two lower-case letters or digits ("A. Writer" and
 # "U.S. Department" go on)
 _SENTENCE_END = re.compile(r"(?:[?!:]|[a-z0-9]{2}\.)[\"'”’)\]]*\s*[\"'“‘(\[]*$")
@@ -593,18 +645,26 @@ class ExtractiveAnswerer:
         # a term in no sentence but in what a document is labelled with: its title or file name ("the CGTN
         # commentary"), or the context header of its chunks (title, period, section) that carries the document's
         # entity, form and period ("Northwind Inc. · Q1 2024": a filing says "we" and "the Company", not its name)
+        # -- or the labels name it by an abbreviation of one of their names ("JnJ", "AmEx" for "Johnson & Johnson",
+        # "American Express": the question's short form of the entity the filing's labels spell out)
         labels: dict[str, set[str]] = {}  # chunk id -> stems of its labels, worked out once
+        label_names: dict[str, list[list[str]]] = {}  # chunk id -> runs of capitalised words of its labels
         for unit in units:
             chunk = unit.passage.chunk
             if chunk.id not in labels:
                 source = PurePath(str(chunk.meta.get("source", ""))).stem
                 said = [str(chunk.meta.get(key) or "") for key in _LABEL_KEYS]
                 labels[chunk.id] = content_stems(" ".join([*said, source]))
+                label_names[chunk.id] = [run for text in said for run in _capitalised_runs(text)]
         for j, term in enumerate(terms):
             if match[:, j].any():
                 continue
+            short = _short_forms(term.surface) if term.entity else set()
             for i, unit in enumerate(units):
-                if any(_related(term.stem, s) for s in labels[unit.passage.chunk.id]):
+                chunk_id = unit.passage.chunk.id
+                if any(_related(term.stem, s) for s in labels[chunk_id]) or any(
+                    _abbreviates(form, run) for form in short for run in label_names[chunk_id]
+                ):
                     match[i, j] = 1.0
         return match
 

@@ -80,6 +80,50 @@ def test_fragments_of_compounds_and_periods_are_not_names(question: str, names: 
     assert {t.surface for t in _question_terms(question, set()) if t.entity} == names
 
 
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("What share of revenue came from services in FY 2023?", {"2023"}),  # "FY": a period, written apart
+        ("How did Contoso's sales change YoY and YTD?", {"Contoso"}),
+    ],
+)
+def test_period_abbreviations_are_not_names(question: str, names: set[str]) -> None:
+    assert {t.surface for t in _question_terms(question, set()) if t.entity} == names
+
+
+HARLOW = "Harlow & Harlow 10-K FY2023 · Part II › Results of Operations"
+
+
+@pytest.mark.parametrize(
+    ("question", "context"),
+    [
+        ("What drove the change in HnH's selling expenses?", HARLOW),  # the capitals: initials
+        ("What drove the change in HaHa's selling expenses?", HARLOW),
+        ("What drove the change in NorTrade's selling expenses?", "Northwind Traders Inc. 10-Q Q1 2024"),
+    ],
+)
+def test_an_abbreviation_of_the_entity_in_the_labels_is_in_the_documents(
+    answerer: ExtractiveAnswerer, question: str, context: str
+) -> None:
+    """A question writes the entity short ("HnH", "NorTrade"); the labels spell it out. Each word of the full name
+    gives the beginning of the short form."""
+    text = (
+        "Selling expenses decreased 4 percent because of lower freight costs. "
+        "The Company opened two distribution centres in the year. "
+        "Administrative expenses were flat."
+    )
+    answer = answerer.answer(question, _filing("hh", text, context=context))
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert "freight" in answer.citations[0].quote
+
+
+def test_a_short_form_that_abbreviates_no_label_name_still_abstains(answerer: ExtractiveAnswerer) -> None:
+    text = "Selling expenses decreased 4 percent because of lower freight costs. Administrative expenses were flat."
+    answer = answerer.answer("What drove the change in KLM's selling expenses?", _filing("hh", text, context=HARLOW))
+    assert answer.abstained
+    assert answer.meta["abstain_reason"] == "not in the documents: KLM"
+
+
 def test_fragments_do_not_make_the_answerer_abstain(answerer: ExtractiveAnswerer) -> None:
     text = (
         "Spending on research and development rose to $9.4 million in the quarter. "
