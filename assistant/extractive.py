@@ -49,7 +49,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -71,6 +71,7 @@ from assistant.config import Settings
 from assistant.scope import Focus, asks_each_document, is_back_matter
 from assistant.types import Answer, Chunk, Citation, Passage
 from index.embeddings import Embedder
+from index.sentence_vectors import SentenceVectors, store_path
 from ingest.chunking import split_sentences
 
 __all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "content_stems"]
@@ -490,9 +491,13 @@ class ExtractiveAnswerer:
         *,
         tuning: ExtractiveTuning | None = None,
         corpus: Corpus | None = None,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> None:
         self.embedder = embedder
         self.corpus = corpus
+        # sentence vectors computed at ingest (index.sentence_vectors): a sentence found there is not embedded
+        # again when a question comes
+        self.sentence_vectors = sentence_vectors
         self.max_sentences = settings.answer_sentences
         self.threshold = settings.abstain_threshold
         self.tuning = tuning or ExtractiveTuning()
@@ -973,17 +978,24 @@ class ExtractiveAnswerer:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing and self.sentence_vectors is not None:
+            kept = self.sentence_vectors.get(missing)
+            self._cache.update(kept)
+            missing = [t for t in missing if t not in kept]
         if missing:
-            for text, vector in zip(missing, self.embedder.embed(missing), strict=True):
-                self._cache[text] = vector
-                if len(self._cache) > _CACHE_SIZE:
-                    self._cache.popitem(last=False)
+            self._cache.update(zip(missing, self.embedder.embed(missing), strict=True))
         for t in texts:
             self._cache.move_to_end(t)
-        return np.stack([self._cache[t] for t in texts])
+        vectors = np.stack([self._cache[t] for t in texts])
+        while len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return vectors
 
 
 @register_answerer("extractive")
 def _extractive(settings: Settings, embedder: object, corpus: Corpus | None = None) -> ExtractiveAnswerer:
     assert isinstance(embedder, Embedder)
-    return ExtractiveAnswerer(settings, embedder, corpus=corpus)
+    # the sentence vectors ingest keeps beside the index (index.sentence_vectors); a sentence it has none for is
+    # embedded when the question comes, as before
+    kept = SentenceVectors(store_path(Path(settings.data_dir)))
+    return ExtractiveAnswerer(settings, embedder, corpus=corpus, sentence_vectors=kept)
