@@ -39,7 +39,12 @@ def _results(index: LexicalIndex, query: str, top_k: int = 1000, doc_ids: set[st
     return {p.chunk.id: p.score for p in index.search(query, top_k, doc_ids)}
 
 
-def _assert_same(index: LexicalIndex, fresh: LexicalIndex) -> None:
+# scores are float32 sums, and a segment's term-frequency components are recomputed only when the average chunk
+# length has moved by more than lexical._DRIFT (set to 0 by the fixture ``exact``)
+TOLERANCE = lexical._DRIFT + 1e-5
+
+
+def _assert_same(index: LexicalIndex, fresh: LexicalIndex, rel: float = TOLERANCE) -> None:
     """Every query finds the same chunks with the same scores; the top 3 have the same scores in order."""
     assert index.count() == fresh.count()
     assert index.doc_ids() == fresh.doc_ids()
@@ -47,9 +52,9 @@ def _assert_same(index: LexicalIndex, fresh: LexicalIndex) -> None:
         got, want = _results(index, query), _results(fresh, query)
         assert got.keys() == want.keys(), query
         for chunk_id, score in want.items():
-            assert got[chunk_id] == pytest.approx(score, rel=1e-9, abs=1e-12), (query, chunk_id)
+            assert got[chunk_id] == pytest.approx(score, rel=rel), (query, chunk_id)
         top = [p.score for p in index.search(query, 3)]
-        assert top == pytest.approx([p.score for p in fresh.search(query, 3)], rel=1e-9)
+        assert top == pytest.approx([p.score for p in fresh.search(query, 3)], rel=rel)
 
 
 def _fresh(chunks: dict[str, Chunk]) -> LexicalIndex:
@@ -78,9 +83,17 @@ def small_merges(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lexical, "_MAX_MERGED", 12)
 
 
+@pytest.fixture
+def exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Term-frequency components recomputed on every change of the average chunk length."""
+    monkeypatch.setattr(lexical, "_DRIFT", 0.0)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=_operations())
-def test_any_sequence_of_changes_equals_a_fresh_build(small_merges: None, ops: list[tuple[str, str, int, int]]) -> None:
+def test_any_sequence_of_changes_equals_a_fresh_build(
+    small_merges: None, exact: None, ops: list[tuple[str, str, int, int]]
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bm25"
         index = LexicalIndex(path)
@@ -103,8 +116,8 @@ def test_any_sequence_of_changes_equals_a_fresh_build(small_merges: None, ops: l
             assert index.doc_ids() == {c.doc_id for c in expected.values()}
         assert _chunks_of(LexicalIndex(path), committed) == committed  # pending changes are not on disk
         index.commit()
-        _assert_same(index, _fresh(expected))
-        _assert_same(LexicalIndex(path), _fresh(expected))  # reopened from disk
+        _assert_same(index, _fresh(expected), rel=1e-5)
+        _assert_same(LexicalIndex(path), _fresh(expected), rel=1e-5)  # reopened from disk
 
 
 def _chunks_of(index: LexicalIndex, candidates: dict[str, Chunk]) -> dict[str, Chunk]:
