@@ -84,6 +84,11 @@ bench-quality: install
 gate-filings: install
 	$(BIN)/assistant eval --financebench ../shared/datasets/financebench --max-pages 300 --gate
 
+# `assistant ingest` of 2,000 SciFact abstracts killed with SIGKILL at 5 random moments and run again: the final index
+# equals a clean build's, and each kill costs at most one commit interval (docs/ingest.md) -> reports/resume.{md,json}
+bench-resume: install
+	$(BIN)/python -m eval.bench_resume --files 2000 --kills 5
+
 # SciFact and Solana with the bundled cross-encoder reranker (reports/reranked/); kept out of bench-quality, whose
 # runtime the filing sets now take
 bench-reranked: install
