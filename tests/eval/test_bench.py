@@ -126,3 +126,43 @@ def test_command_line_reports_a_missing_dataset_in_one_line(tmp_path: Path, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("bench: ") and "nowhere" in err and "\n" not in err
     assert not (tmp_path / "b.md").exists()
+
+
+def test_bench_embed_profile_splits_stages_by_this_projects_functions(embedder: Embedder) -> None:
+    """eval.bench_embed's stage split: the embed call is found in index/embeddings.py, chunking is not run."""
+    import cProfile
+    import pstats
+
+    from eval.bench_embed import stage_seconds
+
+    profile = cProfile.Profile()
+    profile.enable()
+    embedder.embed(["The cat sat on the mat.", "Revenue rose."])
+    embedder.count_tokens("The cat sat on the mat.")
+    profile.disable()
+    stages = stage_seconds(pstats.Stats(profile))
+    assert stages["embedding"] > 0
+    assert stages["  of which token counting"] > 0
+    assert stages["chunking"] == 0 and stages["Chroma add"] == 0
+
+
+def test_bench_embed_report_names_the_fastest_agreeing_backend() -> None:
+    from eval.bench_embed import to_markdown
+
+    report = {
+        "backends": {
+            "texts": 3,
+            "batch_size": 32,
+            "fastest_agreeing": "onnx-O3",
+            "backends": {
+                "torch": {"seconds": 10.0, "vs_torch": 1.0, "min_cosine": 1.0, "agrees": True},
+                "onnx-O3": {"seconds": 7.4, "vs_torch": 0.74, "min_cosine": 0.99999, "agrees": True},
+                "onnx-int8": {"seconds": 6.9, "vs_torch": 0.69, "min_cosine": 0.98668, "agrees": False},
+                "openvino": {"error": "ModuleNotFoundError: No module named 'optimum'"},
+            },
+        }
+    }
+    table = to_markdown(report)
+    assert "| onnx-O3 | 7.4 | 0.74 | 0.99999 | fastest agreeing |" in table
+    assert "| onnx-int8 | 6.9 | 0.69 | 0.98668 | no |" in table
+    assert "| openvino | | | | unavailable: ModuleNotFoundError" in table
