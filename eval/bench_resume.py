@@ -192,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Resumable ingest: killed and run again vs a clean build",
         "",
-        f"`python -m eval.bench_resume --files {args.files} --kills {args.kills} --seed {args.seed}`: {files} SciFact "
-        f"abstracts as files, commit every {every} documents.",
+        f"`python -m eval.bench_resume --files {args.files} --kills {args.kills} --seed {args.seed}"
+        + (f" --commit-every-docs {args.commit_every_docs}" if args.commit_every_docs else "")
+        + f"`: {files} SciFact abstracts as files, commit every {every} documents.",
         "",
         "| kill | at rows | after (s) | committed | lost (indexed again) | next run: unchanged | next run: added |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

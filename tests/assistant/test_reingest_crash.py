@@ -83,7 +83,14 @@ def _ingest_killed(
 
     Returns (killed, rows seen); killed is False when the process finished first.
     """
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), **(env or {})}
+    # one commit, at the end (as before commits every N documents or T seconds): the moments below are in it
+    env = {
+        **os.environ,
+        "ASSISTANT_DATA_DIR": str(data_dir),
+        "ASSISTANT_COMMIT_EVERY_DOCS": "100000",
+        "ASSISTANT_COMMIT_EVERY_S": "100000",
+        **(env or {}),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "ingest", str(corpus)],
         cwd=REPO,
@@ -232,14 +239,14 @@ def test_a_failed_write_is_rolled_back_at_once(
     calls = 0
     add = svc.lexical.add
 
-    def fail_third(chunks: object) -> None:
+    def fail_first(chunks: object) -> None:  # the new versions' chunks are in Chroma, not yet in BM25
         nonlocal calls
         calls += 1
-        if calls == 3:
+        if calls == 1:
             raise RuntimeError("disk full")
         add(chunks)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(svc.lexical, "add", fail_third)
+    monkeypatch.setattr(svc.lexical, "add", fail_first)
     with pytest.raises(RuntimeError):
         svc.ingest([corpus])
     monkeypatch.undo()
