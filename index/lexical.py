@@ -95,7 +95,7 @@ class _Segment:
     def scored_for(self, average: float) -> _Segment:
         """This segment with ``tfc`` for the average chunk length ``average`` (itself when that is within
         ``_DRIFT`` of the one it has)."""
-        if abs(self.average - average) <= _DRIFT * average:
+        if abs(self.average - average) <= _DRIFT * average or average <= 0:  # 0: no chunk has a token
             return self
         tf = self.tfs.astype(np.float32)
         norm = (K1 * (1 - B) + (K1 * B / average) * self.lengths.astype(np.float32))[self.docs]
@@ -566,6 +566,8 @@ class LexicalIndex:
             np.subtract.at(df, np.unique([self._vocab[t] for t in tokens]).astype(np.int64), 1)
         total = snap.total_length + sum(len(t) for _, t in added) - sum(len(t) for t in removed_tokens)
         n_docs = snap.n_docs + len(added) - len(removed)
+        if n_docs:
+            segments = [s.scored_for(total / n_docs) for s in segments]
         # one transaction
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
@@ -596,8 +598,6 @@ class LexicalIndex:
         self._committed = n_docs
         self._next_row += len(added)
         self._next_seg = next_seg
-        if n_docs:
-            segments = [s.scored_for(total / n_docs) for s in segments]
         self._snap = _Snapshot(segments=tuple(segments), df=df, n_docs=n_docs, total_length=total)
         self._added.clear()
         self._added_by_doc.clear()

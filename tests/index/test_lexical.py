@@ -274,3 +274,15 @@ def test_stays_in_step_with_the_vector_index(tmp_path: Path) -> None:
     for doc_id in vector.doc_ids():
         for chunk in vector.chunks(doc_id):
             assert reopened.get(chunk.id) == chunk
+
+
+def test_chunks_without_a_single_token(tmp_path: Path) -> None:
+    """Chunks of stopwords only: indexed and counted, never found (their average length is 0)."""
+    index = LexicalIndex(tmp_path / "bm25")
+    index.add(make_chunks("empty", ["the and of", "to be or not to be"]))
+    index.commit()
+    assert index.count() == 2 and index.search("the", 5) == [] and index.search("heron", 5) == []
+    index.add(BIRDS)
+    index.commit()
+    assert index.search("heron", 5)[0].chunk == BIRDS[1]
+    assert LexicalIndex(tmp_path / "bm25").count() == 4
