@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     parse_timeout_s: float = Field(120.0, gt=0)  # reading and cleaning one file
 
     # `assistant ingest` commits every this many documents or seconds, whichever comes first: killed, it loses
-    # only what came after the last commit, and the same command continues from there. Measured (docs/ingest.md)
+    # only what came after the last commit, and the same command continues from there. Provisional, NOT yet
+    # chosen by measurement: the machine was too loaded to time commit cost against index size (docs/ingest.md)
     commit_every_docs: int = Field(200, ge=1)
     commit_every_s: float = Field(60.0, gt=0)
 
