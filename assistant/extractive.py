@@ -44,7 +44,9 @@ occurs nowhere in the retrieved passages and no sentence is very close to it.
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -71,8 +73,10 @@ from assistant.config import Settings
 from assistant.scope import Focus, asks_each_document, is_back_matter
 from assistant.types import Answer, Chunk, Citation, Passage
 from index.embeddings import Embedder
-from index.sentence_vectors import SentenceVectors, store_path
+from index.sentence_vectors import SentenceRow, SentenceVectors, store_path
 from ingest.chunking import split_sentences
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "content_stems"]
 
@@ -495,8 +499,8 @@ class ExtractiveAnswerer:
     ) -> None:
         self.embedder = embedder
         self.corpus = corpus
-        # sentence vectors computed at ingest (index.sentence_vectors): a sentence found there is not embedded
-        # again when a question comes
+        # sentence vectors kept beside the index (index.sentence_vectors): a sentence embedded for one question is
+        # kept there and not embedded again for the next (docs/answer-speed.md)
         self.sentence_vectors = sentence_vectors
         self.max_sentences = settings.answer_sentences
         self.threshold = settings.abstain_threshold
@@ -713,7 +717,7 @@ class ExtractiveAnswerer:
                 meta=meta,
                 abstain="no passages",
             )
-        vectors = self._embed([u.text for u in units])
+        vectors = self._embed([u.text for u in units], [u.passage.chunk for u in units])
         query = self.embedder.embed_query(question)
         if t.w_statement > 0:
             statement = as_statement(question)
@@ -921,7 +925,7 @@ class ExtractiveAnswerer:
     def _central(self, units: list[_Unit], body: list[int], k: int) -> list[tuple[int, float]]:
         """The lead sentence and the ``k - 1`` others nearest the centroid, in reading order, with their
         cosine to the centroid."""
-        vectors = self._embed([units[i].text for i in body])
+        vectors = self._embed([units[i].text for i in body], [units[i].passage.chunk for i in body])
         centroid = vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
         closeness = vectors @ centroid
@@ -976,14 +980,27 @@ class ExtractiveAnswerer:
             ]
         return ordered
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def _embed(self, texts: list[str], chunks: Sequence[Chunk] = ()) -> np.ndarray:
+        """The vectors of ``texts`` (sentences of ``chunks``, one chunk per text when given): from memory, from the
+        sentence-vector store, or embedded now; what is embedded now is kept in the store under its chunk, so the
+        next question that reaches the chunk does not embed it again (and deleting its document drops it)."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing and self.sentence_vectors is not None:
             kept = self.sentence_vectors.get(missing)
             self._cache.update(kept)
             missing = [t for t in missing if t not in kept]
         if missing:
-            self._cache.update(zip(missing, self.embedder.embed(missing), strict=True))
+            fresh = self.embedder.embed(missing)
+            self._cache.update(zip(missing, fresh, strict=True))
+            if self.sentence_vectors is not None and len(chunks) == len(texts):
+                owner = dict(zip(texts, chunks, strict=True))
+                rows = [
+                    SentenceRow(owner[t].id, owner[t].doc_id, t, v) for t, v in zip(missing, fresh, strict=True)
+                ]
+                try:
+                    self.sentence_vectors.add(rows)
+                except sqlite3.Error as exc:  # a cache: an answer never fails because it cannot be written
+                    log.warning("sentence vectors not kept (%s)", exc)
         for t in texts:
             self._cache.move_to_end(t)
         vectors = np.stack([self._cache[t] for t in texts])
@@ -995,7 +1012,7 @@ class ExtractiveAnswerer:
 @register_answerer("extractive")
 def _extractive(settings: Settings, embedder: object, corpus: Corpus | None = None) -> ExtractiveAnswerer:
     assert isinstance(embedder, Embedder)
-    # the sentence vectors ingest keeps beside the index (index.sentence_vectors); a sentence it has none for is
-    # embedded when the question comes, as before
+    # the sentence vectors kept beside the index (index.sentence_vectors): filled by the questions themselves, so
+    # ingest embeds each token once
     kept = SentenceVectors(store_path(Path(settings.data_dir)))
     return ExtractiveAnswerer(settings, embedder, corpus=corpus, sentence_vectors=kept)

@@ -46,6 +46,7 @@ from index.lexical import LexicalIndex
 from index.lock import DirectoryLock
 from index.rerank import create_reranker
 from index.retriever import HybridRetriever
+from index.sentence_vectors import SentenceVectors, store_path
 from index.vector import VectorIndex
 from ingest.chunking import CHUNKING_VERSION, chunk_document
 from ingest.errors import DocumentTooLarge, IngestError, UnsupportedFileType
@@ -111,7 +112,12 @@ class Assistant:
         self._dir_lock = DirectoryLock(data_dir)
         self._dir_lock.acquire()
         try:
-            self.embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+            self.embedder = embedder or Embedder(
+                settings.embed_model,
+                batch_size=settings.embed_batch_size,
+                backend=settings.embed_backend,
+                cache_dir=settings.embed_cache_dir,
+            )
             self._open(settings, data_dir)
         except BaseException:
             self.close()
@@ -127,6 +133,8 @@ class Assistant:
         )
         self._claim_collection()
         self.lexical = LexicalIndex(data_dir / "bm25")
+        # the sentence vectors answers keep (assistant.extractive): dropped with their documents
+        self.sentence_vectors = SentenceVectors(store_path(data_dir))
         reranker = create_reranker(settings.reranker) if settings.reranker else None
         self.retriever = HybridRetriever(
             self.embedder,
@@ -444,7 +452,11 @@ class Assistant:
 
     def close(self) -> None:
         """Close the catalog and the Chroma client, and let another process open the directory. Safe twice."""
-        for store in (getattr(self, "vector", None), getattr(self, "catalog", None)):
+        for store in (
+            getattr(self, "vector", None),
+            getattr(self, "catalog", None),
+            getattr(self, "sentence_vectors", None),
+        ):
             if store is not None:
                 store.close()
         self._dir_lock.release()
@@ -898,6 +910,7 @@ class Assistant:
                 )
             self.vector.delete(doc.id)
             self.lexical.delete(doc.id)
+            self.sentence_vectors.delete(doc.id)
             return "replaced", doc.id, list(chunks)
         with self.catalog.transaction():
             self.catalog.put(
@@ -939,6 +952,7 @@ class Assistant:
             )
         self.vector.delete(doc.id)
         self.lexical.delete(doc.id)
+        self.sentence_vectors.delete(doc.id)
         self._add_chunks(chunks)
 
     def _add_chunks(self, chunks: Sequence[Chunk]) -> int:
@@ -981,6 +995,7 @@ class Assistant:
         for entry in gone:
             self.vector.delete(entry.id)
             self.lexical.delete(entry.id)
+            self.sentence_vectors.delete(entry.id)
         self.lexical.commit()
         with self.catalog.transaction():
             for entry in gone:
@@ -1018,6 +1033,7 @@ class Assistant:
         for entry in pending:
             self.vector.delete(entry.id)
             self.lexical.delete(entry.id)
+            self.sentence_vectors.delete(entry.id)
         ready = {e.id for e in self.catalog.entries()}
         stray = self.lexical.doc_ids() - ready - {e.id for e in unfinished}
         for doc_id in stray:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from assistant.extractive import ExtractiveAnswerer
 from assistant.service import Assistant
@@ -27,4 +30,37 @@ def test_kept_vectors_answer_like_the_old_path(make_assistant: Callable[..., Ass
     for name in ("kept", "embedded"):
         assert len(result[name]["cpu_ms_per_ask"]) == 3 and all(c > 0 for c in result[name]["cpu_ms_per_ask"])
     # how much less the kept path costs is the benchmark's to say (make bench-answer), not a test's
+    store.close()
+
+
+def test_questions_keep_their_sentence_vectors_until_the_document_goes(
+    make_assistant: Callable[..., Assistant], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant = make_assistant()
+    report = assistant.ingest([DEMO])
+    store = SentenceVectors(store_path(Path(assistant.settings.data_dir)))
+    assert store.count() == 0  # ingest embeds each token once: nothing is kept before a question
+    assistant.ask(QUESTIONS[0])
+    assert store.count() > 0  # the service's answerer keeps what it embedded
+
+    passages = assistant.retrieve(QUESTIONS[1])
+    first = ExtractiveAnswerer(assistant.settings, assistant.embedder, corpus=assistant, sentence_vectors=store)
+    expected = first.answer(QUESTIONS[1], passages)
+    embedded: list[str] = []
+    real = assistant.embedder.embed
+
+    def counting(texts: Sequence[str], **kwargs: Any) -> Any:
+        embedded.extend(texts)
+        return real(texts, **kwargs)
+
+    monkeypatch.setattr(assistant.embedder, "embed", counting)
+    # a new answerer (nothing in its memory) finds every sentence in the store
+    again = ExtractiveAnswerer(assistant.settings, assistant.embedder, corpus=assistant, sentence_vectors=store)
+    assert again.answer(QUESTIONS[1], passages).answer == expected.answer
+    assert embedded  # the question itself is embedded ...
+    assert not [t for t in embedded if any(t in p.chunk.text for p in passages)]  # ... and no sentence of a passage
+
+    for doc_id in set(report.ids.values()):
+        assistant.delete(doc_id)
+    assert store.count() == 0  # what a user deletes is gone everywhere
     store.close()

@@ -58,3 +58,20 @@ def test_onnx_export_is_built_once_and_agrees_with_torch(embedder: Embedder, tmp
     assert again.backend == "onnx-O3" and built[0].stat().st_mtime == stamp
     assert _tree(packaged) == before
     assert not any(os.path.islink(p) and not p.exists() for p in cache.rglob("*"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("optimum") is not None, reason="optimum is installed: the export works")
+def test_the_service_embeds_with_the_backend_of_its_settings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """ASSISTANT_EMBED_BACKEND reaches the service's embedder (here: asked for, cannot be built, so torch)."""
+    from assistant.config import get_settings
+    from assistant.service import Assistant
+
+    settings = get_settings(data_dir=tmp_path / "index", embed_backend="onnx-O3", embed_cache_dir=tmp_path / "cache")
+    with caplog.at_level(logging.WARNING, logger="index.embeddings"):
+        assistant = Assistant(settings)
+    try:
+        assert assistant.embedder.backend == "torch"
+        assert any("embedding backend onnx-O3 unavailable" in r.getMessage() for r in caplog.records)
+    finally:
+        assistant.close()
