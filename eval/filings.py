@@ -468,7 +468,9 @@ def _mean_of(rows: Sequence[dict[str, Any]], key: str) -> float | None:
 
 def page_metrics(rows: Sequence[dict[str, Any]], top_k: int) -> dict[str, float]:
     """Aggregate scored rows: retrieval, numbers and F1 over the answerable questions, citation precision over the
-    answered ones, ``abstention_rate`` = abstentions on answerable questions, ``abstention_recall`` on the
+    answered ones, ``answered_on_gold``/``answered_on_gold_page`` = the same over every answerable question (an
+    abstention counts 0: withholding answers cannot raise them), ``abstention_rate`` = abstentions on answerable
+    questions, ``abstention_recall`` on the
     unanswerable ones (when there are any), and the baseline's retrieval with the margin ``doc_hit@k_margin``."""
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
@@ -492,6 +494,12 @@ def page_metrics(rows: Sequence[dict[str, Any]], top_k: int) -> dict[str, float]
         out["numbers_found_single"] = mean([float(r.get("numbers_found", 0.0)) for r in single])
     if answerable:
         out["abstention_rate"] = mean([float(r["abstained"]) for r in answerable])
+        # citation precision rises when answers are withheld; these do not: each answerable question counts, an
+        # abstention (or an answer without citations) as 0
+        pairs = (("citation_precision", "answered_on_gold"), ("citation_precision_page", "answered_on_gold_page"))
+        for key, name in pairs:
+            if any(key in r for r in answerable):
+                out[name] = mean([float(r.get(key) or 0.0) for r in answerable])
     if unanswerable:
         out["abstention_recall"] = mean([float(r["abstained"]) for r in unanswerable])
     for key in keys[:4]:

@@ -29,6 +29,7 @@ from eval.filings import (
     numbers_found,
     numbers_in,
     page_hit,
+    page_metrics,
     pages_of,
     run_page_set,
     select_documents,
@@ -386,3 +387,20 @@ def test_eval_command_loads_the_page_set_it_names(tmp_path: Path) -> None:
     fb = _page_set(argparse.Namespace(financebench=_financebench(tmp_path / "fb"), max_documents=1, max_pages=None))
     assert fb is not None and fb.name == "financebench_subset" and [q.id for q in fb.questions] == ["q2"]
     assert _page_set(argparse.Namespace(financebench=None, page_set=None)) is None
+
+
+def test_answered_on_gold_counts_abstentions_as_misses() -> None:
+    """Withholding a wrong answer raises citation precision but not answered_on_gold."""
+
+    def row(abstained: bool, precision: float | None) -> dict[str, object]:
+        r: dict[str, object] = {"answerable": True, "single_number": False, "abstained": abstained}
+        if precision is not None:
+            r["citation_precision"] = precision
+            r["citation_precision_page"] = precision / 2
+        return r
+
+    answering = page_metrics([row(False, 1.0), row(False, 1.0), row(False, 0.0), row(False, 1.0)], 5)
+    withholding = page_metrics([row(False, 1.0), row(False, 1.0), row(True, None), row(False, 1.0)], 5)
+    assert withholding["citation_precision"] > answering["citation_precision"]
+    assert withholding["answered_on_gold"] == answering["answered_on_gold"] == 0.75
+    assert answering["answered_on_gold_page"] == 0.375
