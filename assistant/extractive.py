@@ -225,7 +225,7 @@ _NAME_JOINERS = frozenset({"&", "and", "of", "the", "for"})
 
 def _capitalised_runs(text: str) -> list[list[str]]:
     """Runs of two or more capitalised words of ``text``, lower-cased, joiners left out, a run ending at any other
-    word or punctuation ("Johnson & Johnson 10-K · Part I" -> [["johnson", "johnson"], ["part", "i"]], "Bank of the
+    word or punctuation ("Harlow & Harlow 10-K · Part I" -> [["harlow", "harlow"], ["part", "i"]], "Bank of the
     West" -> [["bank", "west"]])."""
     runs: list[list[str]] = []
     run: list[str] = []
@@ -243,7 +243,7 @@ def _capitalised_runs(text: str) -> list[list[str]]:
 
 def _short_forms(surface: str) -> set[str]:
     """The forms in which ``surface`` may abbreviate a longer name: itself, and its capitals when it has two or
-    more beside lower-case letters ("JnJ" -> "jj", "AmEx" -> "ae" as well as "amex")."""
+    more beside lower-case letters ("HnH" -> "hh", "NorTrade" -> "nt" as well as "nortrade")."""
     forms = {surface.lower()} if len(surface) >= 2 else set()
     capitals = "".join(c for c in surface if c.isupper())
     if len(capitals) >= 2 and any(c.islower() for c in surface):
@@ -253,8 +253,8 @@ def _short_forms(surface: str) -> set[str]:
 
 def _abbreviates(short: str, run: Sequence[str]) -> bool:
     """Whether ``short`` is the beginnings of two or more consecutive words of ``run``, each word giving at least
-    its first letter, in order ("amex" of "american express", "jj" of "johnson johnson", "fedex" of "federal
-    express")."""
+    its first letter, in order ("nortrade" of "northwind traders", "hh" of "harlow harlow", "bluco" of "blue
+    coast")."""
 
     def rest_fits(rest: str, k: int, used: int) -> bool:
         if not rest:
@@ -654,8 +654,8 @@ class ExtractiveAnswerer:
         # a term in no sentence but in what a document is labelled with: its title or file name ("the CGTN
         # commentary"), or the context header of its chunks (title, period, section) that carries the document's
         # entity, form and period ("Northwind Inc. · Q1 2024": a filing says "we" and "the Company", not its name)
-        # -- or the labels name it by an abbreviation of one of their names ("JnJ", "AmEx" for "Johnson & Johnson",
-        # "American Express": the question's short form of the entity the filing's labels spell out)
+        # -- or the labels name it by an abbreviation of one of their names ("HnH", "NorTrade" for "Harlow & Harlow",
+        # "Northwind Traders": the question's short form of the entity the filing's labels spell out)
         labels: dict[str, set[str]] = {}  # chunk id -> stems of its labels, worked out once
         label_names: dict[str, list[list[str]]] = {}  # chunk id -> runs of capitalised words of its labels
         for unit in units:
