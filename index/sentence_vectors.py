@@ -4,14 +4,10 @@ The extractive answerer scores every sentence of the retrieved passages by its c
 those sentences when the question comes runs the model over every retrieved token again: most of the CPU time of
 an answer on filings (docs/answer-speed.md). Kept here, a sentence's vector is read instead.
 
-Two ways to compute them at ingest, both measured (docs/answer-speed.md):
-
-* ``encode_sentences``: each sentence embedded on its own, the very vector the answerer would compute; it runs
-  the model over the chunk's tokens a second time (the measured reason: answers unchanged, CPU per question
-  down by the share that sentence embedding took).
-* ``encode_chunks``: from the chunk's own embedding pass, the mean of the token vectors inside each sentence
-  (no token embedded twice). These vectors carry the chunk's context (cosine 0.81 to the sentence's own vector
-  at the median on the demo corpus) and the answers got worse on the demo gate, so it is not used.
+``encode_sentences`` embeds each sentence on its own, the very vector the answerer computes. (Pooling the chunk's
+own token vectors over each sentence was measured and rejected: cosine 0.81 to the sentence's own vector at the
+median, and the demo gate failed; docs/answer-speed.md.) The answerer fills the store as questions come, so ingest
+embeds each token once.
 
 ``SentenceVectors`` keeps them in a SQLite file, keyed by the sentence's text (a SHA-1 of it) and by the chunk
 that holds it, so a document's delete removes its rows and a sentence seen in two overlapping chunks is found
@@ -25,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,11 +31,8 @@ from index.embeddings import Embedder
 __all__ = [
     "SentenceRow",
     "SentenceVectors",
-    "embed_with_sentences",
-    "encode_chunks",
     "encode_sentences",
     "fill_sentence_vectors",
-    "pool_spans",
     "store_path",
     "text_key",
 ]
@@ -53,53 +46,6 @@ def text_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-def pool_spans(token_vectors: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
-    """One unit vector per character span: the mean of the token vectors whose characters lie inside it.
-
-    ``token_vectors`` is (tokens, dim), ``offsets`` (tokens, 2) the character range of each token in the text
-    that was embedded (special tokens have an empty range and never count). A span with no token inside (cut off by
-    the model's window) gets a zero row.
-    """
-    dim = token_vectors.shape[1]
-    out = np.zeros((len(spans), dim), dtype=np.float32)
-    if len(offsets) == 0:
-        return out
-    starts, ends = offsets[:, 0], offsets[:, 1]
-    real = ends > starts
-    for i, (lo, hi) in enumerate(spans):
-        inside = real & (starts >= lo) & (ends <= hi)
-        if not inside.any():
-            continue
-        v = token_vectors[inside].mean(axis=0)
-        norm = float(np.linalg.norm(v))
-        if norm > 0:
-            out[i] = v / norm
-    return out
-
-
-def embed_with_sentences(
-    model: Any, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *, batch_size: int = 32
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Embed ``texts`` once with a sentence-transformers ``model``: their (n, dim) unit vectors, as ``encode``
-    gives them, and for each text the pooled vectors of its ``spans`` (character ranges in that text)."""
-    if not texts:
-        return np.zeros((0, int(model.get_embedding_dimension())), dtype=np.float32), []
-    outputs = model.encode(list(texts), batch_size=batch_size, output_value=None, show_progress_bar=False)
-    window = int(model.max_seq_length)
-    encoded = model.tokenizer(
-        list(texts), return_offsets_mapping=True, truncation=True, max_length=window, verbose=False
-    )
-    vectors = np.stack([np.asarray(o["sentence_embedding"].float().cpu()) for o in outputs]).astype(np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-    pooled: list[np.ndarray] = []
-    for output, offsets, text_spans in zip(outputs, encoded["offset_mapping"], spans, strict=True):
-        tokens = np.asarray(output["token_embeddings"].float().cpu())
-        ranges = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)[: len(tokens)]
-        pooled.append(pool_spans(tokens[: len(ranges)], ranges, text_spans))
-    return vectors, pooled
-
-
 class SentenceRow(NamedTuple):
     """A sentence of an indexed chunk and its pooled vector."""
 
@@ -107,23 +53,6 @@ class SentenceRow(NamedTuple):
     doc_id: str
     text: str
     vector: np.ndarray
-
-
-def encode_chunks(
-    embedder: Embedder, chunks: Sequence[Chunk], spans_of: Callable[[Chunk], Sequence[tuple[int, int]]]
-) -> tuple[np.ndarray, list[SentenceRow]]:
-    """The vectors of ``chunks`` (of their ``indexed_text``, as ``Embedder.embed`` gives them) and, from the same
-    pass, a row for each sentence ``spans_of(chunk)`` finds in ``chunk.text``."""
-    texts = [c.indexed_text for c in chunks]
-    shifts = [len(t) - len(c.text) for t, c in zip(texts, chunks, strict=True)]  # the context header before the text
-    spans = [[(a + d, b + d) for a, b in spans_of(c)] for c, d in zip(chunks, shifts, strict=True)]
-    vectors, pooled = embed_with_sentences(embedder._model, texts, spans, batch_size=embedder.batch_size)
-    rows = [
-        SentenceRow(c.id, c.doc_id, c.text[a - d : b - d], v)
-        for c, d, text_spans, sentence_vectors in zip(chunks, shifts, spans, pooled, strict=True)
-        for (a, b), v in zip(text_spans, sentence_vectors, strict=True)
-    ]
-    return vectors, rows
 
 
 def encode_sentences(

@@ -14,10 +14,8 @@ from index.embeddings import Embedder
 from index.sentence_vectors import (
     SentenceRow,
     SentenceVectors,
-    encode_chunks,
     encode_sentences,
     fill_sentence_vectors,
-    pool_spans,
     store_path,
 )
 
@@ -30,30 +28,6 @@ TEXT = (
 def _chunk(text: str = TEXT, *, context: str = "", doc_id: str = "doc") -> Chunk:
     meta = {"title": "Guidance", "source": "g.txt"} | ({"context": context} if context else {})
     return Chunk(id=f"{doc_id}:0000", doc_id=doc_id, text=text, start=0, end=len(text), meta=meta)
-
-
-def test_pool_spans_averages_the_tokens_inside_each_span_and_skips_special_tokens() -> None:
-    tokens = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [3.0, 0.0], [9.0, 9.0]])
-    offsets = np.array([[0, 0], [0, 3], [4, 7], [8, 12], [0, 0]])  # [CLS] a b c [SEP]
-    pooled = pool_spans(tokens, offsets, [(0, 7), (8, 12), (13, 20)])
-    assert np.allclose(pooled[0], np.array([1.0, 1.0]) / np.sqrt(2))
-    assert np.allclose(pooled[1], [1.0, 0.0])
-    assert not pooled[2].any()  # no token inside: a zero row
-
-
-def test_encode_chunks_gives_the_embedders_chunk_vectors_and_a_vector_per_sentence(embedder: Embedder) -> None:
-    chunks = [_chunk(), _chunk("Revenue was $17,455 million. It grew 57% from 2020.", context="Uber 10-K 2021")]
-    vectors, rows = encode_chunks(embedder, chunks, _segments)
-    expected = embedder.embed([c.indexed_text for c in chunks])
-    assert np.allclose((vectors * expected).sum(axis=1), 1.0, atol=1e-4)
-    texts = [c.text[a:b] for c in chunks for a, b in _segments(c)]
-    assert [r.text for r in rows] == texts  # the header before the text shifts no span
-    pooled = np.stack([r.vector for r in rows])
-    assert np.allclose(np.linalg.norm(pooled, axis=1), 1.0, atol=1e-5)
-    # pooled in context, a sentence's vector differs from its own ("Companies were warned of the consequences."
-    # pooled here sits nearest the previous sentence's own vector): why the answerer does not use them
-    alone = embedder.embed(texts)
-    assert float((pooled * alone).sum(axis=1).min()) < 0.9
 
 
 def test_store_keeps_rows_across_reopening_and_deletes_by_document(tmp_path: Path) -> None:
