@@ -103,12 +103,18 @@ def _load_previous(rev: str) -> Any:
 
 def bench(size: int, pool: list[str], query_texts: list[str], work: Path, args: argparse.Namespace) -> dict[str, Any]:
     path = work / f"lexical-{size}"
-    shutil.rmtree(path, ignore_errors=True)
     maker = Recombiner(pool, seed=size)
+    reused = args.reuse and (path / "lexical.sqlite3").exists()
+    if not reused:
+        shutil.rmtree(path, ignore_errors=True)
     index = LexicalIndex(path)
+    if reused:  # built by an earlier run with --keep: the same chunks (seeded), so skip to the queries
+        if index.count() != size:
+            raise SystemExit(f"{path} holds {index.count()} chunks, not {size}: drop --reuse")
+        maker.docs = -(-size // DOC_CHUNKS)
     started = time.perf_counter()
     batch: list[Chunk] = []
-    built = 0
+    built = size if reused else 0
     while built < size:
         doc = maker.document()[: size - built]
         batch.extend(doc)
@@ -156,7 +162,7 @@ def bench(size: int, pool: list[str], query_texts: list[str], work: Path, args: 
     assert index.count() == size
     result: dict[str, Any] = {
         "chunks": size,
-        "build_s": round(build_s, 1),
+        "build_s": None if reused else round(build_s, 1),
         "commit_every": args.commit_every,
         "segments": index.segments(),
         "open_s": round(open_s, 2),
@@ -357,6 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", action="store_true", help="also time the previous implementation")
     parser.add_argument("--baseline-rev", default="8f1cdae")
     parser.add_argument("--keep", action="store_true", help="keep the built indexes")
+    parser.add_argument("--reuse", action="store_true", help="use an index kept in --work by an earlier run")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--compare", action="store_true", help="compare engines (ours, SQLite FTS5, tantivy)")
     parser.add_argument("--compare-size", type=int, default=100_000)
