@@ -43,6 +43,7 @@ from assistant.service import Assistant
 from assistant.types import Answer
 from eval.filings import load_financebench, load_page_set
 from eval.metrics import percentile
+from index.embeddings import QUERY_CACHE
 from index.sentence_vectors import SentenceVectors, encode_sentences, fill_sentence_vectors, store_path
 from ingest.loaders import set_pdf_cache
 
@@ -66,11 +67,13 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def build(index: Path) -> Assistant:
+def build(index: Path, financebench: bool = True) -> Assistant:
     """The assistant over ``index``, with the Uber 10-K and the FinanceBench subset ingested (once)."""
     assistant = Assistant(get_settings(data_dir=index, parse_timeout_s=3600.0))
     if not assistant.documents():
-        files = [UBER_FILES / "uber_2021.pdf", *load_financebench(FINANCEBENCH, max_pages=MAX_PAGES).files]
+        files = [UBER_FILES / "uber_2021.pdf"]
+        if financebench:
+            files += load_financebench(FINANCEBENCH, max_pages=MAX_PAGES).files
         for path in files:
             started = time.perf_counter()
             report = assistant.ingest([path])
@@ -103,16 +106,24 @@ def _fingerprint(answer: Answer) -> tuple[Any, ...]:
 
 
 class Path_(NamedTuple):
-    """One way to answer: an answerer and the torch threads it runs with."""
+    """One way to answer: an answerer, the torch threads it runs with, the torch threads of question embedding
+    (``Embedder.query_threads``; 0: the same as ``threads``) and whether query vectors are kept
+    (``Embedder``'s LRU; emptied before every ask, so a path never profits from another's asks)."""
 
     answerer: Answerer
     threads: int
+    query_threads: int = 0
+    query_cache: bool = True
 
 
 def _ask(assistant: Assistant, path: Path_, question: str) -> tuple[Answer, float, float]:
     import torch
 
     torch.set_num_threads(path.threads)
+    embedder = assistant.embedder
+    embedder.query_threads = path.query_threads or path.threads
+    embedder._query_cache = QUERY_CACHE if path.query_cache else 0
+    embedder.forget_queries()
     assistant._answerers["extractive"] = path.answerer
     cpu, wall = cpu_s(), time.perf_counter()
     answer = assistant.ask(question, mode="extractive")
@@ -211,6 +222,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sentence vectors missing from the store: of every chunk, or of the chunks the questions reach",
     )
     parser.add_argument("--one-thread-only", action="store_true", help="measure only with one torch thread")
+    parser.add_argument(
+        "--query-paths",
+        action="store_true",
+        help="measure the kept path with torch's default threads and question embedding on 1 or on the default "
+        "threads, with and without the query-vector cache",
+    )
+    parser.add_argument("--no-financebench", action="store_true", help="index the Uber 10-K only")
     parser.add_argument("--profile", action="store_true", help="add a cProfile of the kept path to the report")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report path without extension")
     args = parser.parse_args(argv)
@@ -220,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     default_threads = torch.get_num_threads()
     torch.set_num_threads(1)  # building the index too: a spinning second thread only slows a shared machine
     set_pdf_cache(args.pdf_cache)
-    assistant = build(args.index)
+    assistant = build(args.index, financebench=not args.no_financebench)
     try:
         store = SentenceVectors(store_path(args.index))
         docs = assistant.documents()
@@ -234,12 +252,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         answerers: dict[str, Answerer] = {
             KEPT: ExtractiveAnswerer(assistant.settings, assistant.embedder, corpus=assistant, sentence_vectors=store)
         }
-        if not args.kept_only:
+        if not args.kept_only and not args.query_paths:
             answerers[EMBEDDED] = ExtractiveAnswerer(assistant.settings, assistant.embedder, corpus=assistant)
         counts = [1] if args.one_thread_only or default_threads == 1 else [1, default_threads]
-        paths = {
-            f"{name}, {n} thread{'s' if n > 1 else ''}": Path_(a, n) for n in counts for name, a in answerers.items()
-        }
+        if args.query_paths:
+            paths = {
+                f"kept, torch {default_threads} threads, questions on {q}, {'kept' if c else 'no'} query vectors": (
+                    Path_(answerers[KEPT], default_threads, q, c)
+                )
+                for q in dict.fromkeys([1, default_threads])
+                for c in (True, False)
+            }
+        else:
+            paths = {
+                f"{name}, {n} thread{'s' if n > 1 else ''}": Path_(a, n)
+                for n in counts
+                for name, a in answerers.items()
+            }
         result = measure(assistant, paths, asked)
         meta = {
             "index": str(args.index),

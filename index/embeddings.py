@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.util
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,17 +135,35 @@ def default_cache_dir() -> Path:
     return Path(root) / "assistant" / "embed"
 
 
+# Question-time embedding (``embed_query``) runs torch with this many intra-op threads: on this 2-core machine torch's
+# default (one per core) spun the second thread, e.g. one short query 14-15 ms of CPU with 1 thread against
+# 341-352 ms with 2 under load (docs/answer-speed.md, "Question-time embedding"); ``embed`` (ingest) keeps torch's.
+QUERY_THREADS = 1
+# Query vectors kept per Embedder (least recently used dropped): a question is embedded by each retrieval and
+# again by the answerer; an entry is 384 float32 (1.5 kB), so 512 of them cost under 1 MB.
+QUERY_CACHE = 512
+
+
 class Embedder:
     """A sentence-transformers model on the CPU, producing L2-normalised float32 vectors.
 
     ``model`` is any sentence-transformers name or local path; ``""`` selects the
     bundled all-MiniLM-L6-v2. ``backend`` (``BACKENDS``) runs a local model through ONNX Runtime or OpenVINO,
     exported once into ``cache_dir``; when that fails (a package missing, an export error) it runs on torch and
-    says so in the log.
+    says so in the log. ``embed_query`` keeps the vectors of the last ``query_cache`` query texts (the same text
+    gives the same vector: one model per Embedder) and runs torch with ``query_threads`` intra-op threads (0:
+    torch's default).
     """
 
     def __init__(
-        self, model: str = "", *, batch_size: int = 32, backend: str = "torch", cache_dir: Path | None = None
+        self,
+        model: str = "",
+        *,
+        batch_size: int = 32,
+        backend: str = "torch",
+        cache_dir: Path | None = None,
+        query_threads: int = QUERY_THREADS,
+        query_cache: int = QUERY_CACHE,
     ) -> None:
         _offline()
         from sentence_transformers import SentenceTransformer
@@ -179,6 +200,10 @@ class Embedder:
             raise ModelUnavailable(f"the model {location!r} does not report its maximum sequence length")
         self.max_tokens: int = int(window)
         self.batch_size = batch_size
+        self.query_threads = query_threads
+        self._query_cache = query_cache
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
         # the Rust tokenizer itself, without truncation or padding, counts word pieces for the chunker: the same
         # counts as the Python tokenizer's call (tests/index/test_embeddings.py) at about 0.65x its time per call
         # (2,827 SciFact sentences: 7.2 s -> 4.6 s one by one, 4.4 s in one batch, on the loaded 2-core machine)
@@ -215,5 +240,44 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """Embed one query as a (dim,) float32 unit vector."""
-        return self.embed([text])[0]
+        """Embed one query as a (dim,) float32 unit vector (a copy of the kept one when ``text`` was embedded
+        lately), with ``query_threads`` torch threads."""
+        with self._queries_lock:
+            kept = self._queries.get(text)
+            if kept is not None:
+                self._queries.move_to_end(text)
+                return kept.copy()
+        with self.threads(self.query_threads):
+            vector = self.embed([text])[0]
+        if self._query_cache > 0:
+            with self._queries_lock:
+                self._queries[text] = vector.copy()
+                self._queries.move_to_end(text)
+                while len(self._queries) > self._query_cache:
+                    self._queries.popitem(last=False)
+        return vector
+
+    def forget_queries(self) -> None:
+        """Drop the kept query vectors."""
+        with self._queries_lock:
+            self._queries.clear()
+
+    @contextlib.contextmanager
+    def threads(self, n: int) -> Iterator[None]:
+        """Run torch with ``n`` intra-op threads in the calling thread while inside (0, or another backend than
+        torch: unchanged). torch's setting is per OS thread for threads that exist (OpenMP) and is put back on
+        leaving, so an ingest running in another thread keeps its own."""
+        if n <= 0 or self.backend != "torch":
+            yield
+            return
+        import torch
+
+        previous = torch.get_num_threads()
+        if previous == n:
+            yield
+            return
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)

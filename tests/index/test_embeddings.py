@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -99,3 +101,75 @@ def test_count_tokens_is_not_truncated_after_embedding(embedder: Embedder) -> No
 def test_count_tokens_batch_matches_one_by_one(embedder: Embedder) -> None:
     assert embedder.count_tokens_batch(_COUNT_TEXTS) == [embedder.count_tokens(t) for t in _COUNT_TEXTS]
     assert embedder.count_tokens_batch([]) == []
+
+
+class _Recording:
+    """Wraps the real model's ``encode``: the texts it was given and torch's threads in the calling thread."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.texts: list[str] = []
+        self.threads: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    def encode(self, texts: list[str], **kwargs: Any) -> Any:
+        import torch
+
+        self.texts.extend(texts)
+        self.threads.append(torch.get_num_threads())
+        return self.model.encode(texts, **kwargs)
+
+
+@pytest.fixture
+def recording(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Recording]:
+    embedder.forget_queries()
+    recorder = _Recording(embedder._model)
+    monkeypatch.setattr(embedder, "_model", recorder)
+    yield recorder
+    embedder.forget_queries()
+
+
+def test_a_repeated_query_is_embedded_once(embedder: Embedder, recording: _Recording) -> None:
+    first = embedder.embed_query("How long does the ferry take to the island?")
+    again = embedder.embed_query("How long does the ferry take to the island?")
+    assert recording.texts == ["How long does the ferry take to the island?"]
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(first, embedder.embed(["How long does the ferry take to the island?"])[0], atol=1e-5)
+    other = embedder.embed_query("Which harbour does the ferry leave from?")
+    assert len(recording.texts) == 3 and not np.array_equal(other, first)  # another text is embedded
+
+
+def test_a_kept_query_vector_cannot_be_changed_by_a_caller(embedder: Embedder, recording: _Recording) -> None:
+    vector = embedder.embed_query("When does the night train arrive?")
+    expected = vector.copy()
+    vector *= 0  # a caller scaling its vector in place
+    np.testing.assert_array_equal(embedder.embed_query("When does the night train arrive?"), expected)
+
+
+def test_the_query_cache_drops_the_least_recently_used(
+    embedder: Embedder, recording: _Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedder, "_query_cache", 2)
+    for text in ["heron", "swallow", "heron", "marathon"]:  # "swallow" is the least recently used when full
+        embedder.embed_query(text)
+    assert recording.texts == ["heron", "swallow", "marathon"]
+    embedder.embed_query("heron")
+    assert recording.texts == ["heron", "swallow", "marathon"]  # kept
+    embedder.embed_query("swallow")
+    assert recording.texts == ["heron", "swallow", "marathon", "swallow"]  # dropped, embedded again
+
+
+def test_queries_run_on_one_torch_thread_and_ingest_on_torch_s_own(embedder: Embedder, recording: _Recording) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # torch's default on a 2-core machine
+        embedder.embed_query("Where do swallows nest?")
+        embedder.embed(["Swallows nest under the eaves.", "Herons nest in colonies."])
+        assert recording.threads == [1, 2]
+        assert torch.get_num_threads() == 2  # put back
+    finally:
+        torch.set_num_threads(before)
