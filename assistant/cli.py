@@ -38,6 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--prune", action="store_true", help="remove indexed documents whose files are gone")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="read, cut and embed in N processes, this one writing (default: $ASSISTANT_INGEST_WORKERS or 1)",
+    )
+    p.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help="fan out as Ray tasks on this cluster ('auto': start a local Ray; default: $ASSISTANT_RAY_ADDRESS)",
+    )
 
     p = sub.add_parser("ask", help="ask a question ('-' reads one question per line from stdin)")
     p.add_argument("question")
@@ -180,7 +192,19 @@ def _ingest(args: argparse.Namespace) -> int:
     if len(missing) == len(args.paths):
         raise UsageError(f"no such file or directory: {', '.join(missing)}")
     svc = _service(args)
-    report = svc.ingest(args.paths, prune=args.prune, progress=sys.stderr.isatty() or not args.json)
+    progress = sys.stderr.isatty() or not args.json
+    workers = args.workers if args.workers is not None else svc.settings.ingest_workers
+    ray_address = args.ray or svc.settings.ray_address
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {workers}")
+    if workers > 1 or ray_address:
+        from assistant.workers import ingest as fanned_out
+
+        report = fanned_out(
+            svc, args.paths, workers=workers, ray_address=ray_address, prune=args.prune, progress=progress
+        )
+    else:
+        report = svc.ingest(args.paths, prune=args.prune, progress=progress)
     if args.json:
         print(report.model_dump_json(indent=2))
     else:

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # chosen by measurement: the machine was too loaded to time commit cost against index size (docs/ingest.md)
     commit_every_docs: int = Field(200, ge=1)
     commit_every_s: float = Field(60.0, gt=0)
+    # `assistant ingest --workers N`: files read, cut and embedded by N local processes (assistant.workers), this
+    # process the one writer; 1: the streamed ingest in this process. ray_address (ASSISTANT_RAY_ADDRESS, as
+    # ray.init takes it; "auto" starts a local Ray for the run): the same fan-out as Ray tasks
+    ingest_workers: int = Field(1, ge=1)
+    ray_address: str | None = None
 
     # retrieval
     top_k: int = Field(5, ge=1, le=50)
