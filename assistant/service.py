@@ -21,6 +21,7 @@ from assistant.errors import (
     EmptyIndex,
     IndexMismatch,
     InvalidQuestion,
+    InvalidSettings,
     UnsupportedUpload,
     UploadFailed,
     UploadTooLarge,
@@ -40,7 +41,9 @@ from assistant.scope import (
 from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport, Passage, UploadResult
 from assistant.uploads import ReceivedUpload, keep_upload, receive_upload, sweep_uploads, upload_dir
 from index.catalog import Catalog, CatalogEntry
+from index.changelog import FULL_SYNC_S, LAG_US, SHARED_OWNER, DocumentRecord, SharedLibrary
 from index.embeddings import Embedder
+from index.errors import IndexInUse
 from index.fusion import prefer_documents
 from index.lexical import LexicalIndex
 from index.lock import DirectoryLock
@@ -91,6 +94,27 @@ def _salted(content_id: str, origin: str) -> str:
 _UPLOAD = "upload:"  # origin prefix of uploads: ``upload:<name>``
 
 
+_SLOTS = 64  # cache directories of one shared collection under one data directory (processes at once)
+_FOLLOW_BATCH = 200  # documents a change-log follower brings up to date per lexical commit
+
+
+def _cache_slot(root: Path, collection: str) -> tuple[DirectoryLock, Path]:
+    """The first cache directory ``<root>/cache/<collection>-<n>`` no other process holds, locked: several shared
+    processes may run with one data directory, and a restarted one finds a cache to catch up from."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in collection)
+    for n in range(_SLOTS):
+        slot = root / "cache" / f"{name}-{n}"
+        lock = DirectoryLock(slot)
+        try:
+            lock.acquire()
+        except IndexInUse:
+            continue
+        return lock, slot
+    raise IndexInUse(
+        f"{_SLOTS} processes already hold the caches of {collection!r} under {root}; use another ASSISTANT_DATA_DIR"
+    )
+
+
 def _renamed(chunks: Sequence[Chunk], doc_id: str) -> list[Chunk]:
     """``chunks`` of one document, cut under another id, as the chunks of ``doc_id`` (``<doc id>:<position>``)."""
     return [
@@ -105,12 +129,23 @@ class Assistant:
     """
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
-        self.settings = settings
+        if settings.shared and not settings.chroma_url:
+            raise InvalidSettings("ASSISTANT_SHARED=true needs a Chroma server: set ASSISTANT_CHROMA_URL")
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        # one process at a time on the directory (index.lock says why); raises IndexInUse before the model loads
-        self._dir_lock = DirectoryLock(data_dir)
-        self._dir_lock.acquire()
+        self.library: SharedLibrary | None = None  # shared mode: document records and change log in Chroma
+        self._cache_reset = False
+        self._following: threading.Thread | None = None
+        self._stop_following = threading.Event()
+        if settings.shared:
+            # the data directory holds only this process's caches, in a directory of its own (docs/scale-out.md)
+            self._dir_lock, data_dir = _cache_slot(data_dir, settings.collection)
+            settings = settings.model_copy(update={"data_dir": data_dir})
+        else:
+            # one process at a time on the directory (index.lock says why); raises IndexInUse before the model loads
+            self._dir_lock = DirectoryLock(data_dir)
+            self._dir_lock.acquire()
+        self.settings = settings
         try:
             self.embedder = embedder or Embedder(
                 settings.embed_model,
@@ -131,10 +166,13 @@ class Assistant:
             url=settings.chroma_url,
             collection=settings.collection,
         )
-        self._claim_collection()
+        if not settings.shared:
+            self._claim_collection()
         self.lexical = LexicalIndex(data_dir / "bm25")
         # the sentence vectors answers keep (assistant.extractive): dropped with their documents
         self.sentence_vectors = SentenceVectors(store_path(data_dir))
+        if settings.shared:
+            self._join_library()
         reranker = create_reranker(settings.reranker) if settings.reranker else None
         self.retriever = HybridRetriever(
             self.embedder,
@@ -151,9 +189,24 @@ class Assistant:
         self._answerers: dict[str, Answerer] = {}
         self._names: DocumentNames | None = None  # built on the first question that may name a document
         self._sources: dict[str, str] | None = None  # document id -> shown source, kept until the next write
+        # shared mode: what the change log brought (``health()["shared"]``); changes already applied, by id -> seq
+        self.follow_state: dict[str, object] = {}
+        self._applied: dict[str, int] = {}
+        self._retry: set[str] = set()
+        self._followed = 0
         self._recover()
         self._adopt_uploads()
         sweep_uploads(upload_dir(settings), self.catalog.stored_names())
+        if self.library is not None:
+            started = time.perf_counter()
+            applied = self.follow(full=True)
+            self.follow_state["startup"] = {
+                "rebuilt": self._cache_reset,
+                "applied": applied,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+            self._following = threading.Thread(target=self._follow_loop, name="change-log-follower", daemon=True)
+            self._following.start()
 
     # ------------------------------------------------------------------ answering
 
@@ -404,7 +457,13 @@ class Assistant:
         """Remove a document, its chunks from both indexes, and its stored upload file (unless another document
         was uploaded from the same file). Raises DocumentNotFound, WriteBusy."""
         with self._writing():
-            self.document(doc_id)
+            try:
+                self.document(doc_id)
+            except DocumentNotFound:
+                if self.library is None:
+                    raise
+                self.follow()  # shared: another process may have added it since the last read of the change log
+                self.document(doc_id)
             self.catalog.set_state(doc_id, "deleting")
             self._commit()
 
@@ -439,8 +498,9 @@ class Assistant:
         return sorted({"extractive", self._default_mode()})
 
     def health(self) -> dict[str, object]:
-        """Index size, model, version."""
-        return {
+        """Index size, model, version; in shared mode what the change log brought (raises ChromaUnavailable when
+        the Chroma server is down)."""
+        report: dict[str, object] = {
             "status": "ok",
             "version": __version__,
             "documents": self.catalog.count(),
@@ -449,10 +509,18 @@ class Assistant:
             "fusion": self.settings.fusion,
             "modes": self.modes(),
         }
+        if self.library is not None:
+            report["shared"] = {**self.follow_state, "cache": str(self.settings.data_dir)}
+        return report
 
     def close(self) -> None:
         """Close the catalog and the Chroma client, and let another process open the directory. Safe twice."""
+        self._stop_following.set()
+        following, self._following = getattr(self, "_following", None), None
+        if following is not None:
+            following.join(timeout=30)
         for store in (
+            getattr(self, "library", None),
             getattr(self, "vector", None),
             getattr(self, "catalog", None),
             getattr(self, "sentence_vectors", None),
@@ -591,17 +659,24 @@ class Assistant:
         return picked
 
     def _shown(self, passages: list[Passage]) -> list[Passage]:
+        if self.library is not None:  # shared: chunks of a document no record names yet (or any more) are not shown
+            known = self._source_map()
+            passages = [p for p in passages if p.chunk.doc_id in known]
         return [
             p if (c := self._shown_chunk(p.chunk)) is p.chunk else p.model_copy(update={"chunk": c}) for p in passages
         ]
 
-    def _shown_chunk(self, chunk: Chunk) -> Chunk:
-        """``chunk`` naming its document's source as the catalog shows it (chunks indexed before relative sources
-        carry the absolute path they were read from)."""
+    def _source_map(self) -> dict[str, str]:
+        """Document id -> shown source of every ready document, kept until the next write."""
         sources = self._sources
         if sources is None:
             sources = self._sources = {e.id: e.source for e in self.catalog.entries()}
-        source = sources.get(chunk.doc_id)
+        return sources
+
+    def _shown_chunk(self, chunk: Chunk) -> Chunk:
+        """``chunk`` naming its document's source as the catalog shows it (chunks indexed before relative sources
+        carry the absolute path they were read from)."""
+        source = self._source_map().get(chunk.doc_id)
         if source is None or chunk.meta.get("source", source) == source:
             return chunk
         return chunk.model_copy(update={"meta": {**chunk.meta, "source": source}})
@@ -896,21 +971,8 @@ class Assistant:
             if _chunking_of(old.fingerprint) == _chunking_of(fingerprint):  # only touched
                 self.catalog.set_fingerprint(doc.id, fingerprint)
                 return "unchanged", doc.id, []
-            # same content, cut by another chunker version or other chunk settings: cut it again in place (its id
-            # cannot change, so the two versions cannot live side by side; after a crash it is cut again on open)
-            with self.catalog.transaction():
-                self.catalog.put(
-                    doc,
-                    chunks=len(chunks),
-                    fingerprint=fingerprint,
-                    state="ready",
-                    origin=origin,
-                    stored=old.stored or stored,
-                    replaces=doc.id,
-                )
-            self.vector.delete(doc.id)
-            self.lexical.delete(doc.id)
-            self.sentence_vectors.delete(doc.id)
+            # same content, cut by another chunker version or other chunk settings: cut it again in place
+            self._begin_recut(doc, len(chunks), origin=origin, fingerprint=fingerprint, stored=old.stored or stored)
             return "replaced", doc.id, list(chunks)
         with self.catalog.transaction():
             self.catalog.put(
@@ -940,10 +1002,17 @@ class Assistant:
         stored text on open.
         """
         chunks = self._chunk(doc)
+        self._begin_recut(doc, len(chunks), origin=origin, fingerprint=fingerprint, stored=stored)
+        self._add_chunks(chunks)
+
+    def _begin_recut(self, doc: Document, chunks: int, *, origin: str | None, fingerprint: str, stored: str) -> None:
+        """The first half of a re-cut (``_recut``, and the streamed ingest's ``_stage``): the row stays ready,
+        marked as cut again (it ``replaces`` itself) with its new chunk count, and the old chunks leave every
+        index; the caller adds the new chunks, ``_commit`` clears the mark."""
         with self.catalog.transaction():
             self.catalog.put(
                 doc,
-                chunks=len(chunks),
+                chunks=chunks,
                 fingerprint=fingerprint,
                 state="ready",
                 origin=origin,
@@ -953,7 +1022,6 @@ class Assistant:
         self.vector.delete(doc.id)
         self.lexical.delete(doc.id)
         self.sentence_vectors.delete(doc.id)
-        self._add_chunks(chunks)
 
     def _add_chunks(self, chunks: Sequence[Chunk]) -> int:
         """Embed ``chunks`` in one call and add them to both indexes (pending until ``_commit``); how many."""
@@ -976,6 +1044,8 @@ class Assistant:
         self._names = None
         self._sources = None
         self.lexical.commit()
+        if self.library is not None:  # shared: every process hears of the new versions before they are ready here
+            self._publish([e for e in self.catalog.unfinished() if e.state == "pending" or e.replaces == e.id])
         with self.catalog.transaction():
             for entry in self.catalog.unfinished():
                 if entry.state == "pending":
@@ -992,6 +1062,9 @@ class Assistant:
         gone = self.catalog.entries(state="deleting")
         if not gone:
             return
+        if self.library is not None:  # shared: the records go first, so no process looks for the chunks
+            self.library.remove([e.id for e in gone])
+            self.library.append([("delete", e.id) for e in gone])
         for entry in gone:
             self.vector.delete(entry.id)
             self.lexical.delete(entry.id)
@@ -1030,8 +1103,11 @@ class Assistant:
         recut = [e for e in unfinished if e.state == "ready"]
         for entry in unfinished:
             log.warning("rolling back interrupted %s of %s", "re-cut" if entry in recut else entry.state, entry.source)
+        # shared: a document some process published meanwhile (the same content uploaded elsewhere) keeps its chunks
+        published = self.library.records([e.id for e in pending]) if self.library is not None and pending else {}
         for entry in pending:
-            self.vector.delete(entry.id)
+            if entry.id not in published:
+                self.vector.delete(entry.id)
             self.lexical.delete(entry.id)
             self.sentence_vectors.delete(entry.id)
         ready = {e.id for e in self.catalog.entries()}
@@ -1057,6 +1133,175 @@ class Assistant:
                 self.catalog.set_state(entry.id, "deleting")
         if recut or any(e.state == "deleting" for e in unfinished):
             self._commit()
+
+    # ------------------------------------------------------------------ shared mode (docs/scale-out.md)
+
+    def follow(self, *, full: bool = False) -> int:
+        """Shared mode: bring the caches up to date with the change log (and, with ``full``, with the set of
+        document records); how many documents changed here. A round is skipped while a local write holds the
+        index. Raises ChromaUnavailable."""
+        library = self.library
+        if library is None:
+            return 0
+        if not self._write_lock.acquire(timeout=0.5):
+            return 0
+        try:
+            seen = int(self.catalog.setting("changes_seen") or 0)
+            changes = [c for c in library.since(max(0, seen - LAG_US)) if c.id not in self._applied]
+            dirty = {c.doc_id for c in changes} | self._retry
+            if full:
+                dirty |= library.ids() ^ {e.id for e in self.catalog.entries()}
+            ordered = sorted(dirty)
+            applied = 0
+            retry: set[str] = set()
+            for i in range(0, len(ordered), _FOLLOW_BATCH):
+                done, later = self._reconcile(ordered[i : i + _FOLLOW_BATCH])
+                applied += done
+                retry |= later
+            self._retry = retry
+            top = max([seen, *(c.seq for c in changes)])
+            self._applied.update((c.id, c.seq) for c in changes)
+            self._applied = {k: v for k, v in self._applied.items() if v >= top - LAG_US}
+            if top != seen:
+                self.catalog.set_setting("changes_seen", str(top))
+            self._followed += applied
+            self.follow_state.update(checkpoint=top, followed_at=round(time.time(), 3), applied=self._followed)
+            return applied
+        finally:
+            self._write_lock.release()
+
+    def _reconcile(self, doc_ids: Sequence[str]) -> tuple[int, set[str]]:
+        """Make the caches of ``doc_ids`` what their records say (added, cut again or gone); (how many changed,
+        those whose chunks are not all in Chroma yet: to try again)."""
+        assert self.library is not None
+        records = self.library.records(doc_ids)
+        fresh: list[tuple[DocumentRecord, str]] = []
+        gone: list[CatalogEntry] = []
+        retry: set[str] = set()
+        for doc_id in doc_ids:
+            local = self.catalog.entry(doc_id)
+            if local is not None and (local.state != "ready" or local.replaces):
+                continue  # a write of this process not committed (it holds no lock now: one that failed)
+            record = records.get(doc_id)
+            if record is None:
+                if local is not None:
+                    gone.append(local)
+                continue
+            if (
+                local is not None
+                and local.chunks == record.chunks
+                and _chunking_of(local.fingerprint) == _chunking_of(record.fingerprint)
+            ):
+                continue
+            chunks = self.vector.chunks(doc_id)
+            if len(chunks) != record.chunks:  # a writer cutting it again right now
+                retry.add(doc_id)
+                continue
+            if local is not None:
+                self.lexical.delete(doc_id)
+                self.sentence_vectors.delete(doc_id)
+            self.lexical.add(chunks)
+            fresh.append((record, local.stored if local is not None else ""))
+        if not fresh and not gone:
+            return 0, retry
+        for entry in gone:
+            self.lexical.delete(entry.id)
+            self.sentence_vectors.delete(entry.id)
+        self.lexical.commit()
+        with self.catalog.transaction():
+            for record, stored in fresh:
+                self.catalog.put(
+                    record.document,
+                    chunks=record.chunks,
+                    fingerprint=record.fingerprint,
+                    state="ready",
+                    origin=record.origin,
+                    stored=stored,
+                    ingested_at=record.ingested_at,
+                )
+            for entry in gone:
+                self.catalog.remove(entry.id)
+        self._forget_stored({e.stored for e in gone if e.stored})
+        self._names = self._sources = None
+        return len(fresh) + len(gone), retry
+
+    def _publish(self, entries: Sequence[CatalogEntry]) -> None:
+        """Write the records of ``entries`` (new versions, documents cut again) and their changes to Chroma."""
+        assert self.library is not None
+        records = []
+        for entry in entries:
+            doc = self.catalog.document(entry.id)
+            assert doc is not None
+            records.append(
+                DocumentRecord(
+                    document=doc,
+                    chunks=entry.chunks,
+                    fingerprint=entry.fingerprint,
+                    origin=entry.origin,
+                    ingested_at=entry.ingested_at,
+                )
+            )
+        if records:
+            self.library.put(records)
+            self.library.append([("put", r.id) for r in records])
+
+    def _follow_loop(self) -> None:
+        """The follower thread: ``follow`` every ``follow_interval_s``, comparing the record ids every
+        ``FULL_SYNC_S``; a failure (the Chroma server down) is logged once and retried."""
+        last_full = time.monotonic()
+        while not self._stop_following.wait(self.settings.follow_interval_s):
+            full = time.monotonic() - last_full >= FULL_SYNC_S
+            try:
+                self.follow(full=full)
+            except Exception as exc:
+                if not self.follow_state.get("error"):
+                    log.warning("cannot follow the change log (%s); retrying", exc)
+                self.follow_state["error"] = str(exc)
+                continue
+            self.follow_state.pop("error", None)
+            if full:
+                last_full = time.monotonic()
+
+    def _join_library(self) -> None:
+        """Shared mode: open the document records and the change log, and make sure the chunk collection belongs
+        to a shared index built with this model; a cache of another incarnation of the index starts empty.
+        Raises CollectionMismatch, IndexMismatch."""
+        assert self.settings.chroma_url
+        library = self.library = SharedLibrary(self.settings.chroma_url, self.settings.collection)
+        owner = self.vector.owner()
+        if owner is not None and owner != SHARED_OWNER:
+            raise CollectionMismatch(
+                f"the Chroma collection {self.vector.location} holds the index of one data directory, not a shared "
+                "index; give the shared index its own ASSISTANT_COLLECTION"
+            )
+        if owner is None:
+            stored = self.vector.count()
+            if stored and not library.count():
+                raise CollectionMismatch(
+                    f"the Chroma collection {self.vector.location} holds {stored} chunk{'s' * (stored != 1)} that no "
+                    "shared index wrote; give the shared index its own ASSISTANT_COLLECTION"
+                )
+            self.vector.set_owner(SHARED_OWNER)
+        model = library.setting("embed_model")
+        if model is None:
+            library.set_setting("embed_model", self.embedder.name)
+        elif model != self.embedder.name:
+            raise IndexMismatch(
+                f"the shared index {self.vector.location} was built with the embedding model {model!r}, not "
+                f"{self.embedder.name!r}; use that model or another ASSISTANT_COLLECTION"
+            )
+        self._cache_reset = self.catalog.setting("library") != library.identity
+        if self._cache_reset:  # a new cache, or the shared index was recreated: rebuilt from the records
+            everything = self.catalog.entries(state=None)
+            for doc_id in {e.id for e in everything} | self.lexical.doc_ids():
+                self.lexical.delete(doc_id)
+                self.sentence_vectors.delete(doc_id)
+            self.lexical.commit()
+            with self.catalog.transaction():
+                for entry in everything:
+                    self.catalog.remove(entry.id)
+                self.catalog.set_setting("library", library.identity)
+                self.catalog.set_setting("changes_seen", "")
 
     def _adopt_uploads(self) -> None:
         """Uploads indexed before upload names: stored as ``uploads/<safe name>`` and identified by that path.

@@ -141,9 +141,11 @@ class Catalog:
         origin: str | None = None,
         stored: str = "",
         replaces: str = "",
+        ingested_at: str = "",
     ) -> None:
-        """Write a row (replacing one of the same id). ``origin`` defaults to ``doc.source``."""
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        """Write a row (replacing one of the same id). ``origin`` defaults to ``doc.source``, ``ingested_at`` to
+        now."""
+        now = ingested_at or datetime.now(UTC).isoformat(timespec="seconds")
         pages = json.dumps([p.model_dump() for p in doc.pages])
         self._db.execute(
             "INSERT OR REPLACE INTO documents(id, source, title, text, pages, meta, chunks, fingerprint, state,"
