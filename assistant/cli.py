@@ -254,7 +254,8 @@ def _serve(args: argparse.Namespace) -> int:
     _check_address_free(settings.host, settings.port)
     if args.check:
         return 0
-    _check_index_free(Path(settings.data_dir))
+    if not settings.shared:  # shared: each process locks a cache directory of its own under it (docs/scale-out.md)
+        _check_index_free(Path(settings.data_dir))
     from assistant.api import serve
 
     serve(settings)
