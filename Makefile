@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 HOST := $(or $(ASSISTANT_HOST),127.0.0.1)
 PORT := $(or $(ASSISTANT_PORT),8000)
 
-.PHONY: install address run index serve test test-fast lint bench bench-inputs bench-quality gate-filings bench-reranked bench-scale bench-answer browser screenshot clean
+.PHONY: install address run index serve test test-fast lint bench bench-inputs bench-quality gate-filings bench-reranked bench-scale bench-scaleout bench-answer browser screenshot clean
 
 $(STAMP): pyproject.toml Makefile
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -101,6 +101,12 @@ bench-reranked: install
 # (fewer sizes: python -m eval.bench_scale --sizes 10000,100000)
 bench-scale: install
 	$(BIN)/python -m eval.bench_scale --sizes 10000,100000,1000000
+
+# scale-out (issue #17, docs/scale-out.md): a `chroma run` and two `assistant serve` in shared mode on loopback; 50
+# concurrent clients for 60 s on one server, then spread over both: 5xx, p50/p95, server CPU per answer
+# -> reports/scaleout.{json,md}
+bench-scaleout: install
+	$(BIN)/python -m eval.bench_scaleout --clients 50 --seconds 60
 
 screenshot: install browser
 	ASSISTANT_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/ui/test_chat.py

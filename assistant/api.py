@@ -62,7 +62,7 @@ from assistant.errors import (
 )
 from assistant.service import Assistant, __version__
 from assistant.types import Answer, Citation, DocumentInfo, UploadResult
-from index.errors import IndexStoreError
+from index.errors import ChromaUnavailable, IndexStoreError
 from ingest.errors import (
     DocumentTooLarge,
     IngestError,
@@ -102,6 +102,10 @@ _OPEN_PATHS = frozenset({"/", "/docs", "/docs/oauth2-redirect", "/redoc", "/open
 # ---------------------------------------------------------------------- error mapping (the one place)
 
 # Most specific first: the first class the exception is an instance of wins.
+# the Chroma server (ASSISTANT_CHROMA_URL) is unreachable: 503 with this message and Retry-After; the same process
+# answers again when it returns (docs/scale-out.md)
+CHROMA_DOWN = "the Chroma server that holds the index cannot be reached; try again shortly"
+CHROMA_RETRY_S = 5.0
 _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (InvalidQuestion, 422),
     (DocumentNotFound, 404),
@@ -176,7 +180,10 @@ def _error_response(
 
 def _error_payload(exc: BaseException) -> dict[str, Any]:
     status = status_for(exc)
-    message = str(exc) if status < 500 or isinstance(exc, WriteBusy) else "internal error"
+    if isinstance(exc, ChromaUnavailable):  # said plainly, without the server's address
+        message = CHROMA_DOWN
+    else:
+        message = str(exc) if status < 500 or isinstance(exc, WriteBusy) else "internal error"
     return ErrorResponse(error=ErrorBody(message=message, type=_snake(type(exc).__name__), code=status)).model_dump(
         mode="json", exclude_none=True
     )
@@ -186,7 +193,7 @@ async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
-    retry = getattr(exc, "retry_after", None)
+    retry = CHROMA_RETRY_S if isinstance(exc, ChromaUnavailable) else getattr(exc, "retry_after", None)
     headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
     return JSONResponse(_error_payload(exc), status_code=status, headers=headers)
 
