@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.api import UI_PATH, create_app, status_for
+from assistant.api import CHROMA_DOWN, UI_PATH, create_app, status_for
 from assistant.errors import DocumentNotFound, EmptyIndex, InvalidQuestion
 from assistant.service import Assistant, __version__
 from assistant.uploads import safe_filename
@@ -388,3 +388,22 @@ def test_ui_asks_for_the_api_key_when_one_is_set(api_service: Assistant) -> None
         assert c.post(UI_PATH + "/login", data={"username": "me", "password": "wrong"}).status_code == 400
         assert c.post(UI_PATH + "/login", data={"username": "me", "password": "ui-key"}).json() == {"success": True}
         assert c.get(UI_PATH + "/config").json()["title"] == "Cited assistant"
+
+
+def test_chroma_unreachable_is_a_503_that_says_so(
+    api_service: Assistant, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost Chroma server (ASSISTANT_CHROMA_URL) is a 503 with a plain message and Retry-After, never its address;
+    the same app answers again once the store does (the real outage: tests/scaleout/test_two_servers.py)."""
+    from index.errors import ChromaUnavailable
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise ChromaUnavailable("lost the Chroma server at http://10.9.8.7:8001: [Errno 111] Connection refused")
+
+    c = make_client()
+    monkeypatch.setattr(api_service.vector, "count", lost)
+    down = c.get("/health")
+    assert down.status_code == 503 and down.headers["retry-after"] == "5"
+    assert down.json()["error"]["message"] == CHROMA_DOWN and "10.9.8.7" not in down.text
+    monkeypatch.undo()
+    assert c.get("/health").status_code == 200
