@@ -101,6 +101,35 @@ def _load_previous(rev: str) -> Any:
     return module
 
 
+def _against(index: LexicalIndex, path: Path, sample: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """CPU ms per query of this index and of ``--before-rev``'s ``index/lexical.py`` opened on the same files
+    (the same format), alternating query by query, and how many queries got other passages or scores."""
+    previous = _load_previous(args.before_rev).LexicalIndex(path)
+    for q in sample[:20]:
+        previous.search(q, args.top_k)
+    now_cpu: list[float] = []
+    then_cpu: list[float] = []
+    differ = 0
+    for i, q in enumerate(sample):
+        found = {}
+        for name, engine in (
+            (("now", index), ("then", previous)) if i % 2 == 0 else (("then", previous), ("now", index))
+        ):
+            c = time.process_time()
+            found[name] = [(p.chunk.id, p.score) for p in engine.search(q, args.top_k)]
+            (now_cpu if name == "now" else then_cpu).append((time.process_time() - c) * 1000)
+        differ += found["now"] != found["then"]
+    previous.close()
+    return {
+        "before_rev": args.before_rev,
+        "before_cpu_p50_ms": round(statistics.median(then_cpu), 2),
+        "before_cpu_p95_ms": round(_percentile(then_cpu, 0.95), 2),
+        "after_cpu_p50_ms": round(statistics.median(now_cpu), 2),
+        "after_cpu_p95_ms": round(_percentile(now_cpu, 0.95), 2),
+        "queries_with_other_results": differ,
+    }
+
+
 def bench(size: int, pool: list[str], query_texts: list[str], work: Path, args: argparse.Namespace) -> dict[str, Any]:
     path = work / f"lexical-{size}"
     maker = Recombiner(pool, seed=size)
@@ -136,11 +165,15 @@ def bench(size: int, pool: list[str], query_texts: list[str], work: Path, args: 
     sample = rng.sample(query_texts, min(args.queries, len(query_texts)))
     for q in sample[:20]:  # warm-up
         index.search(q, args.top_k)
-    latencies = []
+    latencies, cpu = [], []
     for q in sample:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         index.search(q, args.top_k)
         latencies.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    before: dict[str, Any] = {}
+    if args.before_rev:
+        before = _against(index, path, sample, args)
     filtered = []
     some_docs = [f"doc{i}" for i in rng.sample(range(maker.docs), min(5, maker.docs))]
     for q in sample[:200]:
@@ -170,6 +203,9 @@ def bench(size: int, pool: list[str], query_texts: list[str], work: Path, args: 
         "queries": len(sample),
         "query_p50_ms": round(statistics.median(latencies), 2),
         "query_p95_ms": round(_percentile(latencies, 0.95), 2),
+        "query_cpu_p50_ms": round(statistics.median(cpu), 2),
+        "query_cpu_p95_ms": round(_percentile(cpu, 0.95), 2),
+        **before,
         "filtered_query_p50_ms": round(statistics.median(filtered), 2),
         "filtered_query_p95_ms": round(_percentile(filtered, 0.95), 2),
         "add_20_pages_s": {"median": round(statistics.median(adds), 3), "max": round(max(adds), 3)},
@@ -362,6 +398,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="add/delete rounds of one 20-page document")
     parser.add_argument("--baseline", action="store_true", help="also time the previous implementation")
     parser.add_argument("--baseline-rev", default="8f1cdae")
+    parser.add_argument(
+        "--before-rev", default=None, help="also time this revision's index/lexical.py on the same index (same format)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the built indexes")
     parser.add_argument("--reuse", action="store_true", help="use an index kept in --work by an earlier run")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")

@@ -356,9 +356,9 @@ def test_a_corrupt_previous_format_raises_a_clear_error(tmp_path: Path) -> None:
         LexicalIndex(path)
 
 
-# ---------------------------------------------------------------- top-k pruning returns the exhaustive search's
-# A vocabulary where a few words are in most chunks and most words in few (as in real text), so that the bounds
-# of rare and common terms differ and the pruning has postings to skip.
+# ---------------------------------------------------------------- the search returns the exhaustive search's
+# A vocabulary where a few words are in most chunks and most words in few (as in real text), with repeated chunks
+# (ties), across segments and deletes.
 ZIPF = [f"w{i}" for i in range(300)]
 ZIPF_WEIGHTS = [1 / (i + 1) for i in range(300)]
 
@@ -376,21 +376,21 @@ def _hits(index: LexicalIndex, query: str, top_k: int, doc_ids: set[str] | None,
     seed=st.integers(0, 10_000),
     docs=st.integers(1, 30),
     commits=st.integers(1, 4),
-    block=st.sampled_from([1, 3, 16, 128]),
     direct=st.sampled_from([0, 20_000]),
 )
-def test_pruned_search_returns_the_exhaustive_passages_and_scores(
-    monkeypatch: pytest.MonkeyPatch, seed: int, docs: int, commits: int, block: int, direct: int
+def test_search_returns_the_exhaustive_passages_and_scores(
+    monkeypatch: pytest.MonkeyPatch, seed: int, docs: int, commits: int, direct: int
 ) -> None:
-    """Same chunks, same order (ties to the earlier chunk), bit-identical scores, for any top_k, restriction to
-    documents, deleted chunks and number of segments."""
-    monkeypatch.setattr(lexical, "_BLOCK", block)
-    monkeypatch.setattr(lexical, "_DIRECT", direct)  # 0: restricted searches go through the pruning too
+    """Same chunks, same order (a tie to the earlier chunk), bit-identical scores as scoring every chunk with a
+    query term and sorting them all, for any top_k, restriction to documents (looked up one by one, or not),
+    deleted chunks and number of segments."""
+    monkeypatch.setattr(lexical, "_DIRECT", direct)
     rng = random.Random(seed)
     index = LexicalIndex(None)
     for d in range(docs):
-        n = rng.randint(1, 30)
-        index.add(make_chunks(f"d{d}", [_zipf_text(rng, rng.randint(0, 40)) for _ in range(n)]))
+        texts = [_zipf_text(rng, rng.randint(0, 40)) for _ in range(rng.randint(1, 30))]
+        texts += texts[: rng.randint(0, 3)]  # the same text again: tied scores
+        index.add(make_chunks(f"d{d}", texts))
         if rng.random() < commits / docs:
             index.commit()
     for d in rng.sample(range(docs), docs // 4):
@@ -401,25 +401,3 @@ def test_pruned_search_returns_the_exhaustive_passages_and_scores(
         top_k = rng.choice([1, 2, 5, 10, 50, 1000])
         some = None if rng.random() < 0.6 else {f"d{rng.randrange(docs)}" for _ in range(rng.randint(1, 5))}
         assert _hits(index, query, top_k, some, False) == _hits(index, query, top_k, some, True), (query, top_k)
-
-
-def test_pruned_search_scores_fewer_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pruning skips work: the chunks it scores exactly are far fewer than those with a query term."""
-    scored: list[int] = []
-    exact = lexical._exact
-
-    def counting(segment: object, local: np.ndarray, *args: object) -> np.ndarray:
-        scored.append(len(local))
-        return exact(segment, local, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(lexical, "_exact", counting)
-    rng = random.Random(5)
-    index = LexicalIndex(None)
-    for d in range(40):
-        index.add(make_chunks(f"d{d}", [_zipf_text(rng, 60) for _ in range(25)]))
-    index.commit()
-    query = "w0 w3 w250"  # two words in nearly every chunk, one rare
-    matching = len(index._search(query, 10_000, None, exhaustive=True))
-    hits = index.search(query, 5)
-    assert len(hits) == 5 and matching > 900
-    assert sum(scored) < matching / 10, (sum(scored), matching)
