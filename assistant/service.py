@@ -200,11 +200,12 @@ class Assistant:
         if self.library is not None:
             started = time.perf_counter()
             applied = self.follow(full=True)
-            self.follow_state["startup"] = {
+            startup = {
                 "rebuilt": self._cache_reset,
                 "applied": applied,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             }
+            self.follow_state = {**self.follow_state, "startup": startup}
             self._following = threading.Thread(target=self._follow_loop, name="change-log-follower", daemon=True)
             self._following.start()
 
@@ -699,7 +700,8 @@ class Assistant:
         """Hold the write lock, waiting at most ``settings.write_wait_s`` (then WriteBusy).
 
         A write that fails on something other than a bad file rolls back what it left half-done at once, so
-        the next write cannot commit it.
+        the next write cannot commit it. In shared mode a write first reads the change log, so it replaces the
+        versions other processes wrote, not older ones.
         """
         wait = self.settings.write_wait_s
         if not self._write_lock.acquire(timeout=wait if wait > 0 else 0):
@@ -708,6 +710,8 @@ class Assistant:
                 retry_after=max(1.0, wait),
             )
         try:
+            if self.library is not None:  # shared: write over what the other processes wrote up to now
+                self.follow()
             yield
         except Exception:
             try:
@@ -1165,7 +1169,10 @@ class Assistant:
             if top != seen:
                 self.catalog.set_setting("changes_seen", str(top))
             self._followed += applied
-            self.follow_state.update(checkpoint=top, followed_at=round(time.time(), 3), applied=self._followed)
+            # replaced whole, never changed in place: health() reads it from other threads
+            self.follow_state = {
+                **self.follow_state, "checkpoint": top, "followed_at": round(time.time(), 3), "applied": self._followed
+            }
             return applied
         finally:
             self._write_lock.release()
@@ -1256,9 +1263,10 @@ class Assistant:
             except Exception as exc:
                 if not self.follow_state.get("error"):
                     log.warning("cannot follow the change log (%s); retrying", exc)
-                self.follow_state["error"] = str(exc)
+                self.follow_state = {**self.follow_state, "error": str(exc)}
                 continue
-            self.follow_state.pop("error", None)
+            if "error" in self.follow_state:
+                self.follow_state = {k: v for k, v in self.follow_state.items() if k != "error"}
             if full:
                 last_full = time.monotonic()
 

@@ -70,6 +70,15 @@ async def _client(n: int, urls: list[str], questions: list[str], until: float, o
             out["status"][status] = out["status"].get(status, 0) + 1
 
 
+async def _warm(url: str, questions: list[str], clients: int = 4) -> None:
+    async def ask(share: list[str]) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=300) as http:
+            for question in share:
+                (await http.post("/ask", json={"question": question})).raise_for_status()
+
+    await asyncio.gather(*(ask(questions[i::clients]) for i in range(clients)))
+
+
 async def _phase(servers: list[SharedServer], clients: int, seconds: float, questions: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"latencies": [], "status": {}}
     cpu_before = sum(_cpu_s(s.pid) for s in servers)
@@ -102,7 +111,8 @@ def _markdown(report: dict[str, Any]) -> str:
         "# Scale-out load run",
         "",
         f"`{report['command']}`: {report['clients']} concurrent clients for {report['seconds']} s per phase, the "
-        f"{len(report['questions'])} demo questions in turn, over loopback; one machine "
+        f"{len(report['questions'])} demo questions in turn (each server warmed by answering each once), over "
+        "loopback; one machine "
         f"({os.cpu_count()} cores, shared with other work while measured).",
         "",
         "| servers | requests | per s | 5xx | p50 ms | p95 ms | max ms | server CPU ms / answer |",
@@ -140,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the second server did not see the upload within 30 s")
                 time.sleep(0.2)
+            # every server answers every question once first: the first answer to a question embeds its passages'
+            # sentences and keeps them (index.sentence_vectors), later ones read them; both phases measure warm servers
+            for server in servers:
+                asyncio.run(_warm(server.url, questions))
             phases = [
                 asyncio.run(_phase(servers[:1], args.clients, args.seconds, questions)),
                 asyncio.run(_phase(servers, args.clients, args.seconds, questions)),
