@@ -126,6 +126,48 @@ def _index(data_dir: Path, embedder: object) -> tuple[dict[str, list[str]], dict
     return ids, counts
 
 
+def commit_costs(corpus: Path, data_dir: Path, every: int) -> dict[str, object]:
+    """Ingest ``corpus`` in this process committing every ``every`` documents (and never by time), timing each
+    commit: wall and this thread's CPU (the commit runs in the ingesting thread), against the documents and
+    chunks already committed. The whole ingest's process CPU is the denominator of the commit overhead."""
+    from assistant.config import get_settings
+    from assistant.service import Assistant
+
+    svc = Assistant(get_settings(data_dir=data_dir, commit_every_docs=every, commit_every_s=1e9))
+    commits: list[dict[str, float]] = []
+    inner = svc._commit
+
+    def timed() -> None:
+        docs = svc.catalog.count()
+        t0, c0 = time.perf_counter(), time.thread_time()
+        inner()
+        commits.append({"docs_before": docs, "wall_s": time.perf_counter() - t0, "cpu_s": time.thread_time() - c0})
+
+    svc._commit = timed  # type: ignore[method-assign]
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        report = svc.ingest([corpus])
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        chunks = svc.vector.count()
+    finally:
+        svc.close()
+    docs = len(report.added)
+    commit_cpu = sum(c["cpu_s"] for c in commits)
+    return {
+        "files": docs,
+        "chunks": chunks,
+        "commit_every_docs": every,
+        "ingest_wall_s": round(wall, 1),
+        "ingest_cpu_s": round(cpu, 1),
+        "cpu_per_doc_s": round(cpu / max(docs, 1), 4),
+        "commits": len(commits),
+        "commit_cpu_s": round(commit_cpu, 2),
+        "commit_wall_s": round(sum(c["wall_s"] for c in commits), 2),
+        "commit_share_of_cpu": round(commit_cpu / cpu, 4) if cpu else None,
+        "per_commit": [{k: round(v, 4) for k, v in c.items()} for c in commits],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--beir", type=Path, default=REPO.parent / "shared" / "datasets" / "scifact")
@@ -134,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--commit-every-docs", type=int, default=None, help="default: the setting's default")
     parser.add_argument("--out", type=Path, default=REPO / "reports")
+    parser.add_argument(
+        "--commit-cost",
+        action="store_true",
+        help="instead: one in-process ingest of the files committing every --commit-every-docs, each commit timed "
+        "(-> <out>/commit_cost.json)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from assistant.config import get_settings
@@ -148,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         for doc_id, (title, text) in corpus_rows:
             (corpus / f"{doc_id}.txt").write_text(f"{title}\n\n{text}\n", encoding="utf-8")
         files = len(corpus_rows)
+        if args.commit_cost:
+            costs = commit_costs(corpus, root / "cost", every)
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "commit_cost.json").write_text(json.dumps(costs, indent=2) + "\n", encoding="utf-8")
+            sys.stdout.write(json.dumps({k: v for k, v in costs.items() if k != "per_commit"}) + "\n")
+            return 0
         log.info("clean build of %d files", files)
         clean_report, clean_s = _run(corpus, root / "clean", every)
         targets = sorted(rng.sample(range(1, files), args.kills))
