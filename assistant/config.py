@@ -41,10 +41,13 @@ class Settings(BaseSettings):
     parse_timeout_s: float = Field(120.0, gt=0)  # reading and cleaning one file
 
     # `assistant ingest` commits every this many documents or seconds, whichever comes first: killed, it loses
-    # only what came after the last commit, and the same command continues from there. Provisional, NOT yet
-    # chosen by measurement: the machine was too loaded to time commit cost against index size (docs/ingest.md)
-    commit_every_docs: int = Field(200, ge=1)
-    commit_every_s: float = Field(60.0, gt=0)
+    # only what came after the last commit, and the same command continues from there. Chosen by measurement
+    # (docs/ingest.md, `python -m eval.bench_resume --files 600 --commit-cost --commit-every-docs 10`): a commit
+    # costs 6-8 ms of CPU and about 0.1 s of wall (fsyncs, loaded machine), 0.3 % of the ingest's CPU even every 10
+    # documents, while a document costs about 0.25 s of CPU; so 100 documents (at most ~25 CPU-s redone after a
+    # kill; commits <= 1 % of the wall) or 30 s (long files: at most 30 s redone; commits <= 0.3 % of the wall)
+    commit_every_docs: int = Field(100, ge=1)
+    commit_every_s: float = Field(30.0, gt=0)
     # `assistant ingest --workers N`: files read, cut and embedded by N local processes (assistant.workers), this
     # process the one writer; 1: the streamed ingest in this process. ray_address (ASSISTANT_RAY_ADDRESS, as
     # ray.init takes it; "auto" starts a local Ray for the run): the same fan-out as Ray tasks
