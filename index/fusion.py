@@ -135,6 +135,45 @@ def blend_reranked(fused: Sequence[Passage], reranked: Sequence[Passage], *, wei
     return [out[i] for i in order]
 
 
+# A passage on a page (``Chunk.meta["page"]``: PDFs) of a document that ingest identified (entity, form or period:
+# a filing; its chunks carry a ``context`` header, ingest/chunking.py) goes after the passages of other pages when a
+# better passage of the list already holds that page, so the top-k covers PER_PAGE passages of such a page at most
+# while other pages are left. A filing's best page often holds several chunks (a statement's rows, a note's
+# paragraphs) that crowd out the other pages that answer. Measured with retrieval alone (Assistant._passages, top
+# 5; docs/retrieval.md "One passage per page"): Uber 10-K page hit@5 tune 0.923 -> 1.0, held-out 1.0 -> 1.0;
+# FinanceBench 1500-page sample, the 24 questions on the 5 companies indexed in time, 0.458 -> 0.542 (tune 17:
+# 0.294 -> 0.412; held-out 7: 0.857 -> 0.857); page hit@1 and doc hit unchanged; 2 per page changed nothing on
+# either set. Applied to every PDF it
+# cost BlockchainSolana (a paper, not identified) hit@5 0.948 -> 0.931 and token F1 0.345 -> 0.312 (`assistant eval
+# --llama-dataset ../shared/datasets/blockchain_solana --no-baseline`, same tree, both runs): a paper's neighbouring
+# chunks on one page carry one argument the answer reads on, hence identified documents only.
+PER_PAGE: int | None = 1
+
+
+def spread_pages(passages: Sequence[Passage], per_page: int | None = PER_PAGE) -> list[Passage]:
+    """``passages`` with at most ``per_page`` passages of any one page of an identified document ahead of the
+    passages of other pages; the held-back ones follow in their order. A passage without a page number
+    (``Chunk.meta["page"]`` is set for PDFs only) or without a context header (``Chunk.meta["context"]``, written
+    for documents with an entity, form or period) is never moved. ``None``: unchanged."""
+    if per_page is None:
+        return list(passages)
+    if per_page < 1:
+        raise ValueError(f"per_page must be at least 1, not {per_page}")
+    taken: dict[tuple[str, object], int] = {}
+    ahead: list[Passage] = []
+    held: list[Passage] = []
+    for p in passages:
+        page = p.chunk.meta.get("page")
+        if page is None or not p.chunk.meta.get("context"):
+            ahead.append(p)
+            continue
+        key = (p.chunk.doc_id, page)
+        count = taken.get(key, 0)
+        (ahead if count < per_page else held).append(p)
+        taken[key] = count + 1
+    return [*ahead, *held]
+
+
 # A question naming a year prefers that year's documents (``assistant.scope``): the other documents' scores are
 # multiplied by PREFERENCE_FACTOR, and no document takes more than PER_DOCUMENT of the places while others are left.
 # Measured on the FinanceBench CI subset (`--max-pages 300`, 15 questions, 8 of them naming a year; docs/scope.md):
@@ -153,18 +192,20 @@ def prefer_documents(
     *,
     factor: float = PREFERENCE_FACTOR,
     per_document: int | None = PER_DOCUMENT,
+    per_page: int | None = PER_PAGE,
 ) -> list[Passage]:
     """The ``top_k`` best of ``passages`` (one retrieval's, so their scores compare) when the documents not in
     ``preferred`` have their scores multiplied by ``factor`` (divided when negative), each document taking at most
-    ``per_document`` places while passages of other documents are left (then the best of the rest fill up).
-    Scores are returned unchanged."""
+    ``per_document`` places while passages of other documents are left (then the best of the rest fill up), and
+    each page at most ``per_page`` while passages of other pages are left (``spread_pages``). Scores are returned
+    unchanged."""
 
     def adjusted(p: Passage) -> float:
         if p.chunk.doc_id in preferred:
             return p.score
         return p.score * factor if p.score >= 0 else p.score / factor
 
-    ranked = sorted(passages, key=adjusted, reverse=True)
+    ranked = spread_pages(sorted(passages, key=adjusted, reverse=True), per_page)
     if per_document is None:
         return ranked[:top_k]
     picked: list[Passage] = []

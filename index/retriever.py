@@ -9,7 +9,7 @@ from typing import Final
 
 from assistant.types import Passage
 from index.embeddings import Embedder
-from index.fusion import blend_reranked, fuse_convex, fuse_rrf
+from index.fusion import PER_PAGE, blend_reranked, fuse_convex, fuse_rrf, spread_pages
 from index.lexical import LexicalIndex
 from index.rerank import Reranker
 from index.vector import VectorIndex
@@ -86,7 +86,9 @@ class HybridRetriever:
     (``index.fusion.blend_reranked``; 1: the reranker's order alone). Passages below ``rerank_depth`` (when
     ``top_k`` asks for more) follow in fused order with their fused score. Boilerplate chunks (certifications,
     forward-looking-statement notices, exhibit lists, signatures, contents) are then demoted by
-    ``boilerplate_factor`` unless the query asks for their kind (``demote_boilerplate``).
+    ``boilerplate_factor`` unless the query asks for their kind (``demote_boilerplate``). Last, no page of a
+    document (PDFs) takes more than ``per_page`` places while passages of other pages are left
+    (``index.fusion.spread_pages``; None: off).
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class HybridRetriever:
         rerank_weight: float = 0.7,
         rrf_k: int = 60,
         boilerplate_factor: float = BOILERPLATE_FACTOR,
+        per_page: int | None = PER_PAGE,
     ) -> None:
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; expected one of {', '.join(FUSIONS)}")
@@ -125,6 +128,9 @@ class HybridRetriever:
         if not 0.0 < boilerplate_factor <= 1.0:
             raise ValueError(f"boilerplate_factor must be within (0, 1], not {boilerplate_factor}")
         self.boilerplate_factor = boilerplate_factor
+        if per_page is not None and per_page < 1:
+            raise ValueError(f"per_page must be at least 1, not {per_page}")
+        self.per_page = per_page
 
     def retrieve(self, query: str, top_k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
         """The ``top_k`` best passages for ``query``, optionally only from ``doc_ids``; best first."""
@@ -155,5 +161,6 @@ class HybridRetriever:
             )
         else:
             fused = demote_boilerplate(fused, query, self.boilerplate_factor)
+        fused = spread_pages(fused, self.per_page)
         log.debug("retrieved %d dense + %d bm25 -> %d fused for %r", len(dense), len(lexical), len(fused), query)
         return fused[:top_k]

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant.types import Passage
-from index.fusion import blend_reranked, fuse_convex, fuse_rrf
+from index.fusion import blend_reranked, fuse_convex, fuse_rrf, prefer_documents, spread_pages
 from tests.index.helpers import passage
 
 DENSE = [passage("a", 0.9), passage("b", 0.7), passage("c", 0.5)]
@@ -122,3 +122,44 @@ def test_blend_rejects_a_reranker_that_drops_or_invents_passages() -> None:
         blend_reranked(GIVEN, [*RERANKED[:2], passage("z", 1.0)])
     with pytest.raises(ValueError, match="weight"):
         blend_reranked(GIVEN, RERANKED, weight=-0.1)
+
+
+# ------------------------------------------------------------------ one passage per page
+
+
+def _paged(chunk_id: str, score: float, page: int | None, context: str = "Deedwell Corp. 10-K FY2031") -> Passage:
+    """A passage of a PDF page; ``context`` is the header ingest writes for documents it identified (filings)."""
+    p = passage(chunk_id, score)
+    return p.model_copy(update={"chunk": p.chunk.model_copy(update={"meta": {"page": page, "context": context}})})
+
+
+def test_spread_pages_puts_a_page_s_second_passage_after_the_other_pages() -> None:
+    # a made-up filing: page 7's statement rows fill two chunks; page 9 (the note that answers) ranks third
+    ranked = [_paged("deed:1", 0.9, 7), _paged("deed:2", 0.8, 7), _paged("deed:3", 0.7, 9), _paged("deed:4", 0.6, 9)]
+    assert [p.chunk.id for p in spread_pages(ranked, 1)] == ["deed:1", "deed:3", "deed:2", "deed:4"]
+    assert [p.chunk.id for p in spread_pages(ranked, 2)] == ["deed:1", "deed:2", "deed:3", "deed:4"]
+    assert [p.chunk.id for p in spread_pages(ranked, None)] == ["deed:1", "deed:2", "deed:3", "deed:4"]
+    assert [p.score for p in spread_pages(ranked, 1)] == [0.9, 0.7, 0.8, 0.6]  # scores are not changed
+
+
+def test_spread_pages_keys_by_document_and_leaves_pageless_passages_alone() -> None:
+    ranked = [_paged("a:1", 0.9, 3), _paged("b:1", 0.8, 3), _paged("a:2", 0.7, 3), _paged("txt:1", 0.6, None)]
+    ranked.append(_paged("txt:2", 0.5, None))
+    # page 3 of document a is not page 3 of document b; text documents (no page) keep their places
+    assert [p.chunk.id for p in spread_pages(ranked, 1)] == ["a:1", "b:1", "txt:1", "txt:2", "a:2"]
+    with pytest.raises(ValueError):
+        spread_pages(ranked, 0)
+
+
+def test_spread_pages_leaves_documents_ingest_did_not_identify_alone() -> None:
+    # a paper (no entity, form or period: no context header): a page's neighbouring chunks carry one argument
+    ranked = [_paged("paper:1", 0.9, 4, ""), _paged("paper:2", 0.8, 4, ""), _paged("paper:3", 0.7, 5, "")]
+    assert [p.chunk.id for p in spread_pages(ranked, 1)] == ["paper:1", "paper:2", "paper:3"]
+
+
+def test_prefer_documents_spreads_pages_after_its_own_ordering() -> None:
+    ranked = [_paged("old:1", 0.95, 2), _paged("new:1", 0.9, 4), _paged("new:2", 0.85, 4), _paged("new:3", 0.5, 6)]
+    picked = prefer_documents(ranked, {"new"}, 3, factor=0.5, per_document=None, per_page=1)
+    assert [p.chunk.id for p in picked] == ["new:1", "new:3", "old:1"]
+    unspread = prefer_documents(ranked, {"new"}, 3, factor=0.5, per_document=None, per_page=None)
+    assert [p.chunk.id for p in unspread] == ["new:1", "new:2", "new:3"]

@@ -154,3 +154,31 @@ def test_chunks_come_back_whole(embedder: Embedder, indexes: tuple[VectorIndex, 
         end=len(CORPUS["river"]),
         meta={"title": "River", "source": "/data/river.txt", "page": None},
     )
+
+
+def test_a_pdf_page_takes_one_place_while_other_pages_are_left(embedder: Embedder, tmp_path: Path) -> None:
+    # a made-up filing: page 1 holds two close matches, page 2 the one that says how often to service the valve
+    pages = {
+        "Valve QX-7 fits the harbour pumps.": 1,
+        "Valve QX-7 is sold for the harbour pumps in boxes of ten.": 1,
+        "Valve QX-7 needs a new seal each year.": 2,
+        "The harbour office opens at nine.": 3,
+    }
+    context = "Harbourline Pumps Inc. 10-K FY2031"  # the header ingest writes for an identified document
+    chunks = [
+        c.model_copy(update={"meta": {**c.meta, "page": pages[c.text], "context": context}})
+        for c in make_chunks("manual", list(pages))
+    ]
+    vector = VectorIndex(tmp_path / "chroma")
+    vector.add(chunks, embedder.embed([c.text for c in chunks]))
+    lexical = LexicalIndex(None)
+    lexical.add(chunks)
+    lexical.commit()
+    query = "Which harbour pumps does valve QX-7 fit, and how is it sold?"
+    crowded = HybridRetriever(embedder, vector, lexical, per_page=None).retrieve(query, 2)
+    assert [p.chunk.meta["page"] for p in crowded] == [1, 1]
+    spread = HybridRetriever(embedder, vector, lexical, per_page=1).retrieve(query, 3)
+    assert [p.chunk.meta["page"] for p in spread][:2] == [1, 2]
+    assert spread[0].chunk.id == crowded[0].chunk.id
+    with pytest.raises(ValueError):
+        HybridRetriever(embedder, vector, lexical, per_page=0)
