@@ -286,3 +286,37 @@ def test_chunks_without_a_single_token(tmp_path: Path) -> None:
     index.commit()
     assert index.search("heron", 5)[0].chunk == BIRDS[1]
     assert LexicalIndex(tmp_path / "bm25").count() == 4
+
+
+def test_segment_arrays_are_read_as_np_load_reads_them() -> None:
+    import io
+
+    from index.lexical import _npz_arrays
+
+    arrays = {
+        "rows": np.arange(5, 905, 3, dtype=np.int64),
+        "docs": np.arange(1000, dtype=np.int32) % 7,
+        "tfs": np.arange(777, dtype=np.uint16),
+    }
+    for save in (np.savez, np.savez_compressed):  # the compressed one falls back to np.load
+        buffer = io.BytesIO()
+        save(buffer, **arrays)
+        found = _npz_arrays(buffer.getvalue(), list(arrays))
+        for name, want in arrays.items():
+            assert found[name].dtype == want.dtype and np.array_equal(found[name], want), name
+            assert found[name].flags.writeable and found[name].flags.aligned
+
+
+def test_a_changed_byte_in_a_segment_is_found_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "bm25"
+    _filled(path)
+    db = path / "lexical.sqlite3"
+    conn = sqlite3.connect(db)
+    seg_id, data = conn.execute("SELECT id, data FROM segment ORDER BY length(data) DESC").fetchone()
+    at = data.index(b"docs.npy") + 200  # inside the postings' document numbers
+    changed = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+    conn.execute("UPDATE segment SET data = ? WHERE id = ?", (changed, seg_id))
+    conn.commit()
+    conn.close()
+    with pytest.raises(IndexStoreError, match="corrupt.*CRC"):
+        LexicalIndex(path)
