@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from eval import bench_scale
-from eval.bench_scale import CHUNKS_PER_DOC, Corpus, exact_top, random_unit_vectors, synthetic_document
+from eval.bench_scale import (
+    CHUNKS_PER_DOC,
+    Corpus,
+    exact_top,
+    hnsw_m_sweep,
+    near_queries,
+    random_unit_vectors,
+    synthetic_document,
+)
 from index.catalog import Catalog
 from index.lexical import LexicalIndex
 from index.vector import HNSW_EF_SEARCH, VectorIndex
@@ -48,6 +56,32 @@ def test_exact_top_is_the_brute_force_top_k() -> None:
         assert set(row.tolist()) == set(want.tolist())
 
 
+def test_near_queries_lie_near_distinct_stored_real_vectors() -> None:
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(40, 16)).astype(np.float32)
+    real /= np.linalg.norm(real, axis=1, keepdims=True)
+    corpus = Corpus(pool=[], real=real, dim=16)
+    queries = near_queries(corpus, 30, noise=0.03)
+    assert queries.shape == (30, 16) and np.allclose(np.linalg.norm(queries, axis=1), 1.0, atol=1e-5)
+    nearest = np.argmax(queries @ real.T, axis=1)
+    assert len(set(nearest.tolist())) == 30  # each near its own stored vector
+    assert float(np.min(np.max(queries @ real.T, axis=1))) > 0.9
+    assert np.array_equal(near_queries(corpus, 30, noise=0.03), queries)  # seeded
+
+
+def test_hnsw_m_sweep_measures_each_setting_against_exact_search() -> None:
+    rng = np.random.default_rng(2)
+    real = rng.normal(size=(200, 16)).astype(np.float32)
+    real /= np.linalg.norm(real, axis=1, keepdims=True)
+    corpus = Corpus(pool=[], real=real, dim=16)
+    queries = near_queries(corpus, 8)
+    truth = exact_top(corpus, 400, queries)
+    rows = hnsw_m_sweep(corpus, 400, queries, truth, [(8, 50), (16, 100)], [10, 100])
+    assert [(r["M"], r["ef_search"]) for r in rows] == [(8, 10), (8, 100), (16, 10), (16, 100)]
+    assert all(0.0 <= r["recall_at_10"] <= 1.0 and r["cpu_p50_ms"] >= 0 for r in rows)
+    assert rows[-1]["recall_at_10"] >= 0.9  # 400 vectors at ef_search 100: the exact top-10 is found
+
+
 @pytest.mark.slow
 def test_the_benchmark_runs_end_to_end_on_a_tiny_index(tmp_path: Path) -> None:
     out = tmp_path / "reports"
@@ -62,6 +96,9 @@ def test_the_benchmark_runs_end_to_end_on_a_tiny_index(tmp_path: Path) -> None:
     assert row["size"] == 300
     for key in ("retrieve_p50_ms", "retrieve_p95_ms", "ask_p50_ms", "ask_p95_ms", "cold_start_s", "add_pdf_s"):
         assert row[key] > 0, key
+    for key in ("retrieve_cpu_p50_ms", "ask_cpu_p50_ms", "cold_start_cpu_s", "add_pdf_cpu_s", "pdf_embed_cpu_s"):
+        assert row[key] > 0, key  # CPU time beside wall time
+    assert row["cold_start_cpu_s"] < row["cold_start_s"] * 2 + 5  # the server's own CPU, not the machine's
     assert row["retrieve_p95_ms"] >= row["retrieve_p50_ms"]
     assert row["ask_p95_ms"] >= row["ask_p50_ms"]
     assert row["delete_pdf_s"] >= 0
@@ -69,13 +106,15 @@ def test_the_benchmark_runs_end_to_end_on_a_tiny_index(tmp_path: Path) -> None:
     assert row["disk_mb"] > 0
     assert row["pdf_chunks"] > 20  # twenty pages of text
     assert 0.0 <= row["dense_recall_at_10"] <= 1.0
+    assert 0.0 <= row["dense_recall_at_10_questions"] <= 1.0
     assert row["hnsw"]["ef_search"] == HNSW_EF_SEARCH
-    assert [s["ef_search"] for s in row["hnsw_sweep"]] == [10, HNSW_EF_SEARCH]
-    assert all(s["applied"] == s["ef_search"] for s in row["hnsw_sweep"])
+    for key in ("hnsw_sweep_near", "hnsw_sweep_questions"):
+        assert [s["ef_search"] for s in row[key]] == [10, HNSW_EF_SEARCH]
+        assert all(s["applied"] == s["ef_search"] for s in row[key])
     # the exact top-10 of the 300 vectors is found at the index's ef_search
     assert row["dense_recall_at_10"] >= 0.9
     md = (out / "scale.md").read_text()
-    assert "| 300 |" in md and "dense recall@10" in md
+    assert "| 300 |" in md and "dense recall@10 (near stored)" in md and "CPU" in md
     for name in report["plots"]:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(report["plots"]) == len(bench_scale.FIGURES)
