@@ -18,6 +18,7 @@ __all__ = [
     "STRICT_TYPES",
     "AnswerType",
     "as_statement",
+    "asking_sentence",
     "asks_for_explanation",
     "cue_reference",
     "expected_type",
@@ -118,7 +119,7 @@ _SPEECH_VERBS = frozenset(
 _SENTENCES = re.compile(r"(?:(?<=\?)|(?<=[a-z0-9]{2}[.!]))\s+(?=[\"“‘(]*[A-Z])")
 
 
-def _asking_sentence(question: str) -> str:
+def asking_sentence(question: str) -> str:
     """The sentence of ``question`` that asks (the first ending in "?"): "The document mentions the default used
     when entering formulas. What is this default?" asks the second, and its "when" asks for no date."""
     sentences = _SENTENCES.split(question.strip())
@@ -127,7 +128,7 @@ def _asking_sentence(question: str) -> str:
 
 def expected_type(question: str) -> AnswerType | None:
     """The kind of answer ``question`` asks for, or None (yes/no, how/what-did questions)."""
-    text = _asking_sentence(question).lower().replace("’", "'")
+    text = asking_sentence(question).lower().replace("’", "'")
     words = _WORDS.findall(text)
     if not words:
         return None

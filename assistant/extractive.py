@@ -61,6 +61,7 @@ from assistant.answer_types import (
     STRICT_TYPES,
     AnswerType,
     as_statement,
+    asking_sentence,
     asks_for_explanation,
     cue_reference,
     expected_type,
@@ -75,6 +76,7 @@ from assistant.types import Answer, Chunk, Citation, Passage
 from index.embeddings import Embedder
 from index.sentence_vectors import SentenceRow, SentenceVectors, store_path
 from ingest.chunking import split_sentences
+from ingest.periods import periods_in
 
 log = logging.getLogger(__name__)
 
@@ -282,8 +284,10 @@ _SEPARATORS = re.compile(r"[-&/_.]")
 # a period ("Q1", "FY2023", "FY 2023", "H2", "YoY", "YTD") or a currency code: it says when or in what unit, and
 # texts write it in other words ("the first quarter", "fiscal 2023", "year over year", "$"), so it is no name the
 # passages must repeat
+# -- or an ordinal ("1st", "22nd"), the day of a date or a rank, which texts write as "July 1" or "first"
 _NOT_NAMES = re.compile(
-    r"(?:Q[1-4]|H[12]|FY(?:\d{2}(?:\d{2})?)?|YTD|YOY|QOQ|TTM|LTM|USD|EUR|GBP|JPY|CNY|RMB)", re.IGNORECASE
+    r"(?:Q[1-4]|H[12]|FY(?:\d{2}(?:\d{2})?)?|YTD|YOY|QOQ|TTM|LTM|USD|EUR|GBP|JPY|CNY|RMB|\d{1,3}(?:st|nd|rd|th))",
+    re.IGNORECASE,
 )
 # the end of a sentence of a question: "?", "!", or "." after two lower-case letters or digits ("A. Writer" and
 # "U.S. Department" go on)
@@ -338,6 +342,27 @@ def _question_terms(question: str, skip: set[str]) -> list[_Term]:
         if stem not in terms or entity:
             terms[stem] = _Term(stem, w, entity)
     return list(terms.values())
+
+
+def _spelled_out(acronym: str, words: Sequence[str]) -> bool:
+    """Whether consecutive ``words`` have the letters of ``acronym`` as their initials ("days payable outstanding"
+    for "DPO", "cost of goods sold" for "COGS"): the question itself says what the acronym stands for."""
+    letters = acronym.lower()
+    return len(letters) >= 3 and letters in "".join(w[0].lower() for w in words if w)
+
+
+def _asked_names(question: str) -> set[str]:
+    """Stems of the names a question asks about, which the passages must mention: those of the sentence that asks
+    (a definition or an instruction around it, "DPO is defined as 365 * ...", "Round to one decimal", names
+    nothing the answer must repeat), except an acronym the question spells out ("days payable outstanding
+    (DPO)")."""
+    sentence = asking_sentence(question)
+    words = [w.text for w in _question_words(question)]
+    return {
+        t.stem
+        for t in _question_terms(sentence, set())
+        if t.entity and not (t.surface.isupper() and t.surface.isalpha() and _spelled_out(t.surface, words))
+    }
 
 
 @dataclass
@@ -456,6 +481,14 @@ def _antecedent(
         if type_evidence(text, answer_type, exclude) > 0:
             return candidate
     return None
+
+
+def _label_years(passage: Passage, said: Sequence[str]) -> set[str]:
+    """The years of the periods a passage's labels name ("FY2023", "Q3 2022", its ``period_end``), as words: a
+    question's "fiscal 2023" or "in 2023" names the document labelled "FY2023"."""
+    years = {str(year) for text in said for year, _ in periods_in(text) if year is not None}
+    end = str(passage.meta.get("period_end") or passage.chunk.meta.get("period_end") or "")
+    return years | ({end[:4]} if end[:4].isdigit() else set())
 
 
 def _is_byline(unit: _Unit) -> bool:
@@ -663,7 +696,7 @@ class ExtractiveAnswerer:
             if chunk.id not in labels:
                 source = PurePath(str(chunk.meta.get("source", ""))).stem
                 said = [str(chunk.meta.get(key) or "") for key in _LABEL_KEYS]
-                labels[chunk.id] = content_stems(" ".join([*said, source]))
+                labels[chunk.id] = content_stems(" ".join([*said, source])) | _label_years(unit.passage, said)
                 label_names[chunk.id] = [run for text in said for run in _capitalised_runs(text)]
         for j, term in enumerate(terms):
             if match[:, j].any():
@@ -763,7 +796,12 @@ class ExtractiveAnswerer:
         scores *= t.calibration
 
         abstain: str | None = None
-        missing = [term.surface for j, term in enumerate(terms) if term.entity and not match[:, j].any()]
+        asked = _asked_names(question)
+        missing = [
+            term.surface
+            for j, term in enumerate(terms)
+            if term.entity and term.stem in asked and not match[:, j].any()
+        ]
         if missing and float(cos.max()) < t.entity_override:
             abstain = "not in the documents: " + ", ".join(missing)
         elif answer_type in STRICT_TYPES and not float(scores.max()) > 0:

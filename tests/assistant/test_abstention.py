@@ -200,3 +200,78 @@ def test_a_table_row_is_a_sentence_that_answers_a_number_question(
     assert not answer.abstained, answer.meta.get("abstain_reason")
     quote = answer.citations[0].quote
     assert quote.startswith(row) and "\n" not in quote  # the row alone, not glued to the heading after it
+
+
+# ------------------------------------------------------------------ a year the labels name
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What were Northwind's merchandise inventories at the end of fiscal 2023?",
+        "What were Northwind's merchandise inventories at the end of FY 2023?",
+        "What were the merchandise inventories of Northwind in 2023?",
+    ],
+)
+def test_a_year_named_by_the_documents_period_label_is_in_the_documents(
+    answerer: ExtractiveAnswerer, question: str
+) -> None:
+    """The report never writes its own year in the passage; its labels say "FY2023". The question's "2023" is
+    that year, not a name missing from the documents."""
+    text = "Merchandise inventories were $5.9 billion at the end of the fiscal year. The board met five times."
+    passages = _filing("nw-annual", text, title="Northwind Traders Inc. 10-K FY2023", context="Part II › Inventories")
+    answer = answerer.answer(question, passages)
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert "$5.9 billion" in answer.citations[0].quote
+
+
+def test_a_year_no_label_names_is_still_missing(answerer: ExtractiveAnswerer) -> None:
+    text = "Merchandise inventories were $5.9 billion at the end of the fiscal year. The board met five times."
+    passages = _filing("nw-annual", text, title="Northwind Traders Inc. 10-K FY2023", context="Part II › Inventories")
+    answer = answerer.answer("What were Northwind's merchandise inventories at the end of fiscal 2031?", passages)
+    assert answer.abstained
+    assert answer.meta["abstain_reason"] == "not in the documents: 2031"
+
+
+# ------------------------------------------------------------------ names outside the sentence that asks
+
+RATIO = (
+    "Accounts payable were $412 million at the end of the year, up from $388 million. "
+    "Cost of sales was $2,950 million. "
+    "Inventories were $610 million."
+)
+
+
+def test_a_definition_or_instruction_after_the_question_names_nothing_to_find(answerer: ExtractiveAnswerer) -> None:
+    """Only the sentence that asks names what the passages must mention: the formula and the instruction around
+    it ("365", "COGS", "Round") do not; an acronym the question spells out ("accounts payable turnover (APT)") is
+    not a name either."""
+    question = (
+        "What is Northwind's FY2023 accounts payable turnover (APT)? APT is defined as: 365 * (FY2023 COGS + "
+        "change in inventory) / (average accounts payable). Round your answer to two decimal places."
+    )
+    passages = _filing("nw-annual", RATIO, title="Northwind Traders Inc. 10-K FY2023", context="Balance Sheets")
+    answer = answerer.answer(question, passages)
+    # whether the figures answer a computed ratio is the threshold's call; no name is missing
+    assert not str(answer.meta.get("abstain_reason", "")).startswith("not in the documents"), answer.meta
+    assert _question_terms(question, set())  # the instruction's names are still terms (they count for coverage)
+
+
+def test_a_name_in_the_sentence_that_asks_is_still_required(answerer: ExtractiveAnswerer) -> None:
+    question = "What is the Halvorsen ratio of Northwind for FY2023? It is defined as payables over cost of sales."
+    passages = _filing("nw-annual", RATIO, title="Northwind Traders Inc. 10-K FY2023", context="Balance Sheets")
+    answer = answerer.answer(question, passages)
+    assert answer.abstained
+    assert answer.meta["abstain_reason"] == "not in the documents: Halvorsen"
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("What was on the agenda of the meeting dated 1st July 2022?", {"July", "2022"}),
+        ("Who finished 22nd in the Northwind rally?", {"Northwind"}),
+    ],
+)
+def test_ordinals_are_not_names(question: str, names: set[str]) -> None:
+    """The day of a date or a rank: texts write "July 1" or "twenty-second"."""
+    assert {t.surface for t in _question_terms(question, set()) if t.entity} == names
