@@ -142,8 +142,8 @@ def blend_reranked(fused: Sequence[Passage], reranked: Sequence[Passage], *, wei
 # paragraphs) that crowd out the other pages that answer. Measured with retrieval alone (Assistant._passages, top
 # 5; docs/retrieval.md "One passage per page"): Uber 10-K page hit@5 tune 0.923 -> 1.0, held-out 1.0 -> 1.0;
 # FinanceBench 1500-page sample, the 24 questions on the 5 companies indexed in time, 0.458 -> 0.542 (tune 17:
-# 0.294 -> 0.412; held-out 7: 0.857 -> 0.857); page hit@1 and doc hit unchanged; 2 per page changed nothing on
-# either set. Applied to every PDF it
+# 0.294 -> 0.412; held-out 7: 0.857 -> 0.857), with Pfizer's filings too (30) 0.4 -> 0.5 (tune 23: 0.261 ->
+# 0.391); page hit@1 and doc hit@1 unchanged; 2 per page changed nothing on either set. Applied to every PDF it
 # cost BlockchainSolana (a paper, not identified) hit@5 0.948 -> 0.931 and token F1 0.345 -> 0.312 (`assistant eval
 # --llama-dataset ../shared/datasets/blockchain_solana --no-baseline`, same tree, both runs): a paper's neighbouring
 # chunks on one page carry one argument the answer reads on, hence identified documents only.
