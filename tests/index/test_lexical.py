@@ -293,7 +293,7 @@ def test_segment_arrays_are_read_as_np_load_reads_them() -> None:
 
     from index.lexical import _npz_arrays
 
-    arrays = {
+    arrays: dict[str, Any] = {
         "rows": np.arange(5, 905, 3, dtype=np.int64),
         "docs": np.arange(1000, dtype=np.int32) % 7,
         "tfs": np.arange(777, dtype=np.uint16),
