@@ -1028,7 +1028,10 @@ class ExtractiveAnswerer:
             self._cache.update(kept)
             missing = [t for t in missing if t not in kept]
         if missing:
-            fresh = self.embedder.embed(missing)
+            # question time: the same torch threads as the question's own vector (index.embeddings.QUERY_THREADS;
+            # docs/answer-speed.md measured 2 threads spinning at 10x the CPU on this machine)
+            with self.embedder.threads(self.embedder.query_threads):
+                fresh = self.embedder.embed(missing)
             self._cache.update(zip(missing, fresh, strict=True))
             if self.sentence_vectors is not None and len(chunks) == len(texts):
                 owner = dict(zip(texts, chunks, strict=True))

@@ -65,3 +65,36 @@ def test_questions_keep_their_sentence_vectors_until_the_document_goes(
         assistant.delete(doc_id)
     assert store.count() == 0  # what a user deletes is gone everywhere
     store.close()
+
+
+def test_an_answer_embeds_its_sentences_on_the_question_s_threads(
+    make_assistant: Callable[..., Assistant], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    assistant = make_assistant()
+    assistant.ingest([DEMO])
+    embedder = assistant.embedder
+    passages = assistant.retrieve(QUESTIONS[0])
+    model = embedder._model
+    seen: list[tuple[int, int]] = []  # (texts, torch threads) of each model call
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(model, name)
+
+        def encode(self, texts: list[str], **kwargs: Any) -> Any:
+            seen.append((len(texts), torch.get_num_threads()))
+            return model.encode(texts, **kwargs)
+
+    monkeypatch.setattr(embedder, "_model", Recording())
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # torch's default on a 2-core machine, as at ingest
+        fresh = ExtractiveAnswerer(assistant.settings, embedder, corpus=assistant)  # nothing kept: it must embed
+        fresh.answer(QUESTIONS[0], passages)
+        assert sum(n for n, _ in seen) > 1  # sentences were embedded now ...
+        assert {t for _, t in seen} == {embedder.query_threads}  # ... on the question's threads, not ingest's
+        assert torch.get_num_threads() == 2  # put back
+    finally:
+        torch.set_num_threads(before)
