@@ -33,8 +33,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -43,7 +43,7 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 
 from assistant.types import Document, Page
-from index.errors import ChromaUnavailable, IndexStoreError
+from index.vector import chroma_errors
 
 log = logging.getLogger(__name__)
 
@@ -265,19 +265,6 @@ class SharedLibrary:
 
     # ------------------------------------------------------------------ internals
 
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
+    def _guard(self) -> AbstractContextManager[None]:
         """Report Chroma failures as IndexStoreError (ChromaUnavailable when the server is unreachable)."""
-        try:
-            yield
-        except IndexStoreError:
-            raise
-        except Exception as exc:
-            unreachable = isinstance(exc, ConnectionError | OSError) or type(exc).__module__.startswith(
-                ("httpx", "httpcore")
-            )
-            if unreachable:
-                raise ChromaUnavailable(f"lost the Chroma server at {self._where}: {exc}") from exc
-            if type(exc).__module__.startswith("chromadb"):
-                raise IndexStoreError(f"Chroma failed at {self._where}: {exc}") from exc
-            raise
+        return chroma_errors(self._where, remote=True)

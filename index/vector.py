@@ -13,7 +13,7 @@ import json
 import logging
 import math
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -296,19 +296,24 @@ class VectorIndex:
         with self._guard():
             self._collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
 
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        """Report Chroma failures as IndexStoreError (ChromaUnavailable when a server is unreachable)."""
-        try:
-            yield
-        except IndexStoreError:
-            raise
-        except Exception as exc:
-            unreachable = isinstance(exc, ConnectionError | OSError) or type(exc).__module__.startswith(
-                ("httpx", "httpcore")
-            )
-            if self._remote and unreachable:
-                raise ChromaUnavailable(f"lost the Chroma server at {self._where}: {exc}") from exc
-            if type(exc).__module__.startswith("chromadb"):
-                raise IndexStoreError(f"Chroma failed at {self._where}: {exc}") from exc
-            raise
+    def _guard(self) -> AbstractContextManager[None]:
+        return chroma_errors(self._where, remote=self._remote)
+
+
+@contextmanager
+def chroma_errors(where: str, *, remote: bool) -> Iterator[None]:
+    """Report Chroma failures as IndexStoreError: ChromaUnavailable when ``remote`` and the server at ``where`` is
+    unreachable; other errors of chromadb as IndexStoreError naming ``where``; anything else unchanged."""
+    try:
+        yield
+    except IndexStoreError:
+        raise
+    except Exception as exc:
+        unreachable = isinstance(exc, ConnectionError | OSError) or type(exc).__module__.startswith(
+            ("httpx", "httpcore")
+        )
+        if remote and unreachable:
+            raise ChromaUnavailable(f"lost the Chroma server at {where}: {exc}") from exc
+        if type(exc).__module__.startswith("chromadb"):
+            raise IndexStoreError(f"Chroma failed at {where}: {exc}") from exc
+        raise
