@@ -345,17 +345,17 @@ def _question_terms(question: str, skip: set[str]) -> list[_Term]:
 
 
 def _spelled_out(acronym: str, words: Sequence[str]) -> bool:
-    """Whether consecutive ``words`` have the letters of ``acronym`` as their initials ("days payable outstanding"
-    for "DPO", "cost of goods sold" for "COGS"): the question itself says what the acronym stands for."""
+    """Whether consecutive ``words`` have the letters of ``acronym`` as their initials ("mean time between failures"
+    for "MTBF", "accounts payable turnover" for "APT"): the question itself says what the acronym stands for."""
     letters = acronym.lower()
     return len(letters) >= 3 and letters in "".join(w[0].lower() for w in words if w)
 
 
 def _asked_names(question: str) -> set[str]:
     """Stems of the names a question asks about, which the passages must mention: those of the sentence that asks
-    (a definition or an instruction around it, "DPO is defined as 365 * ...", "Round to one decimal", names
-    nothing the answer must repeat), except an acronym the question spells out ("days payable outstanding
-    (DPO)")."""
+    (a definition or an instruction around it, "APT is defined as 365 * ...", "Round to one decimal", names
+    nothing the answer must repeat), except an acronym the question spells out ("mean time between
+    failures (MTBF)")."""
     sentence = asking_sentence(question)
     words = [w.text for w in _question_words(question)]
     return {
