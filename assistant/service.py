@@ -7,11 +7,13 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing, contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
+
+import numpy as np
 
 from assistant.answerer import Answerer, create_answerer, final_answer
 from assistant.config import Settings
@@ -27,7 +29,7 @@ from assistant.errors import (
     UploadTooLarge,
     WriteBusy,
 )
-from assistant.pipeline import CommitClock, Job, Progress, Reader
+from assistant.pipeline import CommitClock, Job, Prepared, Progress, Reader
 from assistant.scope import (
     DocumentNames,
     Focus,
@@ -56,6 +58,13 @@ from ingest.errors import DocumentTooLarge, IngestError, UnsupportedFileType
 from ingest.loaders import discover, read_document
 
 log = logging.getLogger(__name__)
+
+# what reads, cuts and may embed the documents of an ingest: given the jobs, it yields each one prepared, in job
+# order, with its chunks' vectors (one row per chunk) or None for this process to embed them; a generator, closed
+# when the ingest ends or fails (its reader or workers stop then). The default is ``Assistant._read_ahead`` (a
+# reader thread here); assistant.workers passes worker processes or Ray tasks
+PreparedStream = Generator[tuple[Prepared, "np.ndarray | None"], None, None]
+Preparer = Callable[[Sequence[Job]], PreparedStream]
 # how many documents a summary, or the beginnings or ends asked for in one question, cover at most
 _MAX_WHOLE_DOCUMENTS = 3
 
@@ -365,7 +374,14 @@ class Assistant:
 
     # ------------------------------------------------------------------ documents
 
-    def ingest(self, paths: Sequence[Path], *, prune: bool = False, progress: bool = False) -> IngestReport:
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        *,
+        prune: bool = False,
+        progress: bool = False,
+        prepare: Preparer | None = None,
+    ) -> IngestReport:
         """Ingest files/directories incrementally; bad files are reported in ``errors``.
 
         Unchanged files do no work, changed files replace their old versions (which stay until the new ones
@@ -378,6 +394,9 @@ class Assistant:
         earlier ones are embedded together, and the index commits every ``commit_every_docs`` documents or
         ``commit_every_s`` seconds. Killed, the ingest loses only what came after its last commit; the same
         call again finds the committed files unchanged and continues with the rest.
+
+        ``prepare`` (a ``Preparer``) reads, cuts and may embed the files elsewhere (``assistant.workers``: worker
+        processes or Ray tasks); this process stays the one writer, with the same ids and commits.
         """
         files, errors = self._discover(paths)
         outcomes: dict[str, list[str]] = {"added": [], "replaced": [], "unchanged": []}
@@ -386,7 +405,14 @@ class Assistant:
         with self._writing():
             jobs, settled = self._file_jobs(files, errors, outcomes["unchanged"], ids)
             self._stream(
-                jobs, settled=settled, errors=errors, outcomes=outcomes, ids=ids, unit="file", progress=progress
+                (prepare or self._read_ahead)(jobs),
+                total=len(jobs) + settled,
+                settled=settled,
+                errors=errors,
+                outcomes=outcomes,
+                ids=ids,
+                unit="file",
+                progress=progress,
             )
             if prune:
                 removed = self._prune([f for f, _ in files], [Path(p) for p in paths])
@@ -418,7 +444,8 @@ class Assistant:
                     jobs.append(Job(key=d.source, where=d.source, doc=d))
             ids: dict[str, str] = {}
             self._stream(
-                jobs,
+                self._read_ahead(jobs),
+                total=len(jobs) + len(outcomes["unchanged"]),
                 settled=len(outcomes["unchanged"]),
                 errors=errors,
                 outcomes=outcomes,
@@ -810,10 +837,18 @@ class Assistant:
                     )
         return jobs, settled
 
+    def _read_ahead(self, jobs: Sequence[Job]) -> PreparedStream:
+        """The default ``Preparer``: a ``Reader`` thread reads and chunks ``jobs`` ahead, in job order; the vectors
+        are left to ``_stream`` (None), which embeds the chunks of many documents together."""
+        with Reader(jobs, self._read, self._chunk) as reader:
+            for item in reader:
+                yield item, None
+
     def _stream(
         self,
-        jobs: Sequence[Job],
+        prepared: PreparedStream,
         *,
+        total: int,
         settled: int,
         errors: dict[str, str],
         outcomes: dict[str, list[str]],
@@ -821,20 +856,28 @@ class Assistant:
         unit: str,
         progress: bool,
     ) -> None:
-        """Index ``jobs``: a ``Reader`` thread reads and chunks them ahead; here, in job order, each one's row is
-        written (``_stage``), the chunks of many are embedded together once ``_embed_pool`` of them wait, and the
-        index commits when the ``CommitClock`` says so (the waiting chunks are embedded first: a commit makes
-        ready only documents whose chunks are in both indexes). A job that fails to read or chunk goes to
-        ``errors`` under its path; its neighbours are indexed. ``settled`` items are already done (the bar's
-        start)."""
-        bar = Progress(len(jobs) + settled, unit=unit, enabled=progress)
+        """Index what a ``Preparer`` yields, in job order: each document's row is written (``_stage``), the chunks
+        of many are added together once ``_embed_pool`` of them wait (embedded here unless the preparer brought
+        their vectors), and the index commits when the ``CommitClock`` says so (the waiting chunks are added
+        first: a commit makes ready only documents whose chunks are in both indexes). A job that failed to read
+        or chunk goes to ``errors`` under its path; its neighbours are indexed. ``total`` items, ``settled`` of
+        them already done (the bar's start)."""
+        bar = Progress(total, unit=unit, enabled=progress)
         bar.done(settled)
         clock = CommitClock(self.settings.commit_every_docs, self.settings.commit_every_s)
         pool = self._embed_pool()
         waiting: list[Chunk] = []
+        vectors: list[np.ndarray] = []  # the preparer's vectors of ``waiting``, when it brought them
+
+        def flush() -> None:
+            given = np.concatenate(vectors) if vectors else None
+            bar.indexed(self._add_chunks(waiting, given))
+            waiting.clear()
+            vectors.clear()
+
         try:
-            with Reader(jobs, self._read, self._chunk) as reader:
-                for item in reader:
+            with closing(prepared):
+                for item, embedded in prepared:
                     job = item.job
                     if item.error:
                         errors[job.where] = item.error
@@ -849,16 +892,18 @@ class Assistant:
                             stored=job.stored,
                         )
                         outcomes[outcome].append(job.key)
-                        waiting.extend(chunks)
+                        if chunks:  # renamed (same order) when salted; none when only touched
+                            waiting.extend(chunks)
+                            if embedded is not None:
+                                vectors.append(embedded)
                         clock.add()
                     bar.done(1, job.shown or job.key)
                     if len(waiting) >= pool or (waiting and clock.due()):
-                        bar.indexed(self._add_chunks(waiting))
-                        waiting = []
+                        flush()
                     if clock.due():
                         self._commit()
                         clock.reset()
-            bar.indexed(self._add_chunks(waiting))
+            flush()
         finally:
             bar.close()
 
@@ -1027,11 +1072,15 @@ class Assistant:
         self.lexical.delete(doc.id)
         self.sentence_vectors.delete(doc.id)
 
-    def _add_chunks(self, chunks: Sequence[Chunk]) -> int:
-        """Embed ``chunks`` in one call and add them to both indexes (pending until ``_commit``); how many."""
+    def _add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray | None = None) -> int:
+        """Add ``chunks`` to both indexes (pending until ``_commit``), embedded in one call unless their
+        ``vectors`` (one row per chunk, made with this model) are given; how many."""
         if chunks:
-            embeddings = self.embedder.embed([c.indexed_text for c in chunks])
-            self.vector.add(chunks, embeddings)
+            if vectors is None:
+                vectors = self.embedder.embed([c.indexed_text for c in chunks])
+            elif len(vectors) != len(chunks):
+                raise ValueError(f"{len(vectors)} vectors for {len(chunks)} chunks")
+            self.vector.add(chunks, vectors)
             self.lexical.add(chunks)
         return len(chunks)
 

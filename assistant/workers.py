@@ -3,13 +3,12 @@ Ray tasks (``ASSISTANT_RAY_ADDRESS``, or ``--ray auto`` for a local Ray), writte
 
 The workers never open the data directory. Each gets a ``Recipe`` (the settings that decide a document's text,
 chunks and vectors) and a batch of files, and sends back each file's document, chunks (cut under the content id,
-as the streamed ingest's reader cuts them) and vectors, or the file's one-line error. The one writer takes the
-batches in file order and follows the streamed ingest's rules (``Assistant.ingest``, ``assistant.pipeline``):
-each document's catalog row through ``Assistant._stage`` (pending; same-content files salted; unchanged ones only
-touched), chunks added to Chroma and the lexical index in pools of ``8 x embed_batch_size``, a commit every
-``commit_every_docs`` documents or ``commit_every_s`` seconds (``CommitClock``), so a killed run loses only what
-came after its last commit and the same command continues from there. Same files, same document and chunk ids as
-one process (tests/assistant/test_ingest_workers.py).
+as the streamed ingest's reader cuts them) and vectors, or the file's one-line error. This module only produces
+those results: it hands them, in file order, to ``Assistant.ingest`` as its ``prepare`` (a ``Preparer``), and the
+service writes them as it writes its own reader's (catalog rows, pools of chunks, a commit every
+``commit_every_docs`` documents or ``commit_every_s`` seconds), with the given vectors instead of embedding. So a
+killed run loses only what came after its last commit and the same command continues from there; same files, same
+document and chunk ids as one process (tests/assistant/test_ingest_workers.py).
 
 Local workers get the paths (same machine); Ray tasks get the bytes (a worker may be on another machine, and only
 the suffix and the bytes decide what ``read_document`` makes of a file). Each worker process loads the model once.
@@ -18,7 +17,6 @@ the suffix and the bytes decide what ``read_document`` makes of a file). Each wo
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import multiprocessing
 import os
 import tempfile
@@ -30,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.pipeline import CommitClock, Job, Progress
+from assistant.pipeline import Job, Prepared
 from assistant.types import Chunk, Document, IngestReport
 from ingest.errors import IngestError
 
 if TYPE_CHECKING:
     from assistant.config import Settings
-    from assistant.service import Assistant
+    from assistant.service import Assistant, PreparedStream
     from index.embeddings import Embedder
 
 # files in one task: enough chunks for full, length-sorted embedding batches (short abstracts are 1-3 chunks), few
@@ -285,91 +283,19 @@ def ingest(
 ) -> IngestReport:
     """``Assistant.ingest`` with reading, cutting and embedding on ``workers`` processes (or Ray tasks); this
     process is the one writer. Same report, same ids, same commit rules. Raises WriteBusy."""
-    files, errors = svc._discover(paths)
-    outcomes: dict[str, list[str]] = {"added": [], "replaced": [], "unchanged": []}
-    removed: list[str] = []
-    ids: dict[str, str] = {}
-    with svc._writing():
-        jobs, settled = svc._file_jobs(files, errors, outcomes["unchanged"], ids)
-        if jobs:
-            pool = create_pool(svc.settings, workers, ray_address)
-            try:
-                _write(svc, pool, jobs, settled=settled, errors=errors, outcomes=outcomes, ids=ids, progress=progress)
-            finally:
-                pool.close()
-        if prune:
-            removed = svc._prune([f for f, _ in files], [Path(p) for p in paths])
-        svc._commit()
-    return IngestReport(
-        added=tuple(outcomes["added"]),
-        replaced=tuple(outcomes["replaced"]),
-        unchanged=tuple(outcomes["unchanged"]),
-        removed=tuple(removed),
-        errors=errors,
-        ids=ids,
-    )
 
+    def prepare(jobs: Sequence[Job]) -> PreparedStream:
+        """The jobs' files prepared by the pool (started only when there is a file to read), in job order."""
+        if not jobs:
+            return
+        pool = create_pool(svc.settings, workers, ray_address)
+        try:
+            groups = [list(jobs[i : i + TASK_FILES]) for i in range(0, len(jobs), TASK_FILES)]
+            results = pool.run(pool.tasks(group) for group in groups)
+            for group, batch in zip(groups, results, strict=True):
+                for job, item in zip(group, batch, strict=True):
+                    yield Prepared(job=job, doc=item.doc, chunks=item.chunks, error=item.error), item.vectors
+        finally:
+            pool.close()
 
-def _batches(jobs: Sequence[Job], size: int) -> list[list[Job]]:
-    return [list(jobs[i : i + size]) for i in range(0, len(jobs), size)]
-
-
-def _write(
-    svc: Assistant,
-    pool: LocalPool | RayPool,
-    jobs: Sequence[Job],
-    *,
-    settled: int,
-    errors: dict[str, str],
-    outcomes: dict[str, list[str]],
-    ids: dict[str, str],
-    progress: bool,
-) -> None:
-    """Take the workers' results in job order and index them as ``Assistant._stream`` does its reader's."""
-    bar = Progress(len(jobs) + settled, unit="file", enabled=progress)
-    bar.done(settled)
-    clock = CommitClock(svc.settings.commit_every_docs, svc.settings.commit_every_s)
-    pool_size = 8 * max(1, svc.embedder.batch_size)
-    waiting: list[Chunk] = []
-    vectors: list[np.ndarray] = []
-
-    def flush() -> None:
-        if waiting:
-            svc.vector.add(waiting, np.concatenate(vectors))
-            svc.lexical.add(waiting)
-            bar.indexed(len(waiting))
-            waiting.clear()
-            vectors.clear()
-
-    groups = _batches(jobs, TASK_FILES)
-    try:
-        results = pool.run(pool.tasks(group) for group in groups)
-        for group, batch in zip(groups, results, strict=True):
-            for job, item in zip(group, batch, strict=True):
-                if item.error:
-                    errors[job.where] = item.error
-                else:
-                    assert item.doc is not None and item.vectors is not None
-                    outcome, ids[job.key], chunks = svc._stage(
-                        item.doc,
-                        item.chunks,
-                        origin=job.origin,
-                        fingerprint=job.fingerprint,
-                        old=job.old,
-                        stored=job.stored,
-                    )
-                    outcomes[outcome].append(job.key)
-                    if chunks:  # renamed (same order) when salted; none when only touched
-                        waiting.extend(chunks)
-                        vectors.append(item.vectors)
-                    clock.add()
-                bar.done(1, job.shown or job.key)
-                if len(waiting) >= pool_size or (waiting and clock.due()):
-                    flush()
-                if clock.due():
-                    svc._commit()
-                    clock.reset()
-        flush()
-    finally:
-        with contextlib.suppress(Exception):
-            bar.close()
+    return svc.ingest(paths, prune=prune, progress=progress, prepare=prepare)
