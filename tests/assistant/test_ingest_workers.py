@@ -23,7 +23,7 @@ MakeAssistant = Callable[..., Assistant]
 _PLACES = ["lighthouse", "granary", "ferry slip", "signal box", "tannery", "boathouse", "kiln", "weir"]
 
 
-def _corpus(folder: Path, files: int) -> Path:
+def survey_corpus(folder: Path, files: int) -> Path:
     """``files`` made-up notes of different lengths, two of them with the same text (their ids are salted by
     origin), and three files that cannot be read."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -42,7 +42,7 @@ def _corpus(folder: Path, files: int) -> Path:
     return folder
 
 
-def _ids(svc: Assistant) -> dict[str, list[str]]:
+def indexed_ids(svc: Assistant) -> dict[str, list[str]]:
     """Each document's id with its chunk ids (catalog, Chroma and BM25 checked to agree first)."""
     consistent(svc)
     assert not svc.catalog.unfinished()
@@ -68,7 +68,7 @@ def test_two_local_workers_give_the_ids_of_one_process(tmp_path: Path, make_assi
     """A real `assistant ingest --workers 2` (two spawned processes read, cut and embed; the command's process
     writes) against the streamed single-process ingest of the same folder: same document ids, same chunk ids, the
     same vectors to within float noise, the same three files reported; the rerun finds every file unchanged."""
-    corpus = _corpus(tmp_path / "corpus", 40)
+    corpus = survey_corpus(tmp_path / "corpus", 40)
     single = make_assistant(tmp_path / "single")
     one = single.ingest([corpus])
     assert len(one.added) == 41 and _names(one.errors) == {"broken.pdf", "blank.txt", "binary.md"}
@@ -86,7 +86,7 @@ def test_two_local_workers_give_the_ids_of_one_process(tmp_path: Path, make_assi
     assert len(json.loads(again.stdout)["unchanged"]) == 41
 
     other = make_assistant(tmp_path / "fanned")
-    assert _ids(other) == _ids(single)
+    assert indexed_ids(other) == indexed_ids(single)
     # the vectors the workers made: each chunk's own text finds that text first in both indexes, at the same score
     # (a same-text copy may come first instead: its chunks have the same text and vector)
     for doc_id in list(one.ids.values())[:6]:
@@ -120,7 +120,7 @@ def test_the_writer_commits_every_n_documents(
     monkeypatch.undo()
     assert len(report.added) == 23 and not report.errors
     assert seen == [10, 20, 23]  # the last: the ingest's closing commit
-    assert len(_ids(svc)) == 23
+    assert len(indexed_ids(svc)) == 23
 
 
 @pytest.mark.slow
@@ -129,7 +129,7 @@ def test_ray_tasks_on_a_local_ray_give_the_ids_of_one_process(tmp_path: Path, ma
     bytes; 44 files are two tasks of ``TASK_FILES``, one per worker); same document and chunk ids as the
     single-process ingest, same errors."""
     assert workers.TASK_FILES < 44
-    corpus = _corpus(tmp_path / "corpus", 40)
+    corpus = survey_corpus(tmp_path / "corpus", 40)
     single = make_assistant(tmp_path / "single")
     one = single.ingest([corpus])
     done = _cli(tmp_path / "ray", "--ray", "auto", "--workers", "2", str(corpus))
@@ -137,4 +137,4 @@ def test_ray_tasks_on_a_local_ray_give_the_ids_of_one_process(tmp_path: Path, ma
     report = json.loads(done.stdout)
     assert report["ids"] == one.ids
     assert _names(report["errors"]) == _names(one.errors)
-    assert _ids(make_assistant(tmp_path / "ray")) == _ids(single)
+    assert indexed_ids(make_assistant(tmp_path / "ray")) == indexed_ids(single)
