@@ -85,6 +85,13 @@ def _chunking_of(fingerprint: str) -> str:
     return fingerprint.partition("|")[2]
 
 
+def _described(chunking: str) -> str:
+    """``Assistant._chunking``'s ``chunks-v<version>:<tokens>:<overlap>`` in words."""
+    version, _, rest = chunking.partition(":")
+    tokens, _, overlap = rest.partition(":")
+    return f"of {tokens} word pieces, overlap {overlap} sentence(s), chunker {version.removeprefix('chunks-')}"
+
+
 def _dated(passages: list[Passage], names: DocumentNames) -> list[Passage]:
     """``passages`` carrying ``meta["period_end"]`` where their document's period is known, so an answer can
     order what each period says."""
@@ -1351,7 +1358,9 @@ class Assistant:
 
     def _join_library(self) -> None:
         """Shared mode: open the document records and the change log, and make sure the chunk collection belongs
-        to a shared index built with this model; a cache of another incarnation of the index starts empty.
+        to a shared index built with this model and cut with these chunk settings (the first process records
+        both; they decide the vectors and the chunk ids every process must agree on); a cache of another
+        incarnation of the index starts empty.
         Raises CollectionMismatch, IndexMismatch."""
         assert self.settings.chroma_url
         library = self.library = SharedLibrary(self.settings.chroma_url, self.settings.collection)
@@ -1376,6 +1385,15 @@ class Assistant:
             raise IndexMismatch(
                 f"the shared index {self.vector.location} was built with the embedding model {model!r}, not "
                 f"{self.embedder.name!r}; use that model or another ASSISTANT_COLLECTION"
+            )
+        chunking = library.setting("chunking")
+        if chunking is None:
+            library.set_setting("chunking", self._chunking())
+        elif chunking != self._chunking():
+            raise IndexMismatch(
+                f"the shared index {self.vector.location} is cut into chunks {_described(chunking)}; this process "
+                f"cuts chunks {_described(self._chunking())}: set ASSISTANT_CHUNK_TOKENS and ASSISTANT_CHUNK_OVERLAP "
+                "as the index has them, or use another ASSISTANT_COLLECTION"
             )
         self._cache_reset = self.catalog.setting("library") != library.identity
         if self._cache_reset:  # a new cache, or the shared index was recreated: rebuilt from the records
