@@ -153,6 +153,7 @@ class Assistant:
         self._cache_reset = False
         self._following: threading.Thread | None = None
         self._stop_following = threading.Event()
+        self._home = data_dir  # the data directory as given (shared: the caches go under it)
         if settings.shared:
             # the data directory holds only this process's caches, in a directory of its own (docs/scale-out.md)
             self._dir_lock, data_dir = _cache_slot(data_dir, settings.collection)
@@ -1366,10 +1367,8 @@ class Assistant:
         library = self.library = SharedLibrary(self.settings.chroma_url, self.settings.collection)
         owner = self.vector.owner()
         if owner is not None and owner != SHARED_OWNER:
-            raise CollectionMismatch(
-                f"the Chroma collection {self.vector.location} holds the index of one data directory, not a shared "
-                "index; give the shared index its own ASSISTANT_COLLECTION"
-            )
+            self._convert_directory_index(owner)
+            owner = SHARED_OWNER
         if owner is None:
             stored = self.vector.count()
             if stored and not library.count():
@@ -1408,6 +1407,70 @@ class Assistant:
                 self.catalog.set_setting("library", library.identity)
                 self.catalog.set_setting("changes_seen", "")
 
+    def _convert_directory_index(self, owner: str) -> None:
+        """Shared mode on a collection of one data directory (``owner``, its index id): when that directory is
+        this process's ``ASSISTANT_DATA_DIR``, its index becomes the shared one: the record of each of its ready
+        documents is published from its catalog (with a ``put`` change), then the collection is marked shared.
+        Its chunks stay where they are; a crash before the mark leaves it to do again (records are rewritten as
+        they were). Refused (CollectionMismatch, IndexMismatch, IndexInUse) for a collection of another
+        directory, a directory in use or with a write not finished, or other model or chunk settings."""
+        assert self.library is not None
+        advice = "give the shared index its own ASSISTANT_COLLECTION"
+        path = self._home / "catalog.sqlite"
+        if not path.exists():
+            raise CollectionMismatch(
+                f"the Chroma collection {self.vector.location} holds the index of one data directory, not a shared "
+                f"index; {advice}, or open it in shared mode with the data directory that built it to convert it"
+            )
+        lock = DirectoryLock(self._home)
+        lock.acquire()  # IndexInUse: a process of one-directory mode is running on it
+        catalog = Catalog(path)
+        try:
+            if catalog.setting("index_id") != owner:
+                raise CollectionMismatch(
+                    f"the Chroma collection {self.vector.location} holds the index of another data directory, not "
+                    f"{self._home}; {advice}, or open it in shared mode with the data directory that built it"
+                )
+            model = catalog.setting("embed_model")
+            if model is not None and model != self.embedder.name:
+                raise IndexMismatch(
+                    f"the index in {self._home} was built with the embedding model {model!r}, not "
+                    f"{self.embedder.name!r}; use that model to make it shared"
+                )
+            if catalog.unfinished():
+                raise CollectionMismatch(
+                    f"the index in {self._home} has a write not finished; open it once without ASSISTANT_SHARED "
+                    "(which rolls it back or completes it), then in shared mode"
+                )
+            entries = catalog.entries()
+            other = sorted({_chunking_of(e.fingerprint) for e in entries} - {self._chunking()})
+            if other:
+                raise IndexMismatch(
+                    f"the index in {self._home} is cut into chunks {_described(other[0])}; this process cuts chunks "
+                    f"{_described(self._chunking())}: use the settings it was built with to make it shared"
+                )
+            log.warning("making the index of %s (%d documents) shared", self._home, len(entries))
+            for i in range(0, len(entries), _FOLLOW_BATCH):
+                records = []
+                for entry in entries[i : i + _FOLLOW_BATCH]:
+                    doc = catalog.document(entry.id)
+                    assert doc is not None
+                    records.append(
+                        DocumentRecord(
+                            document=doc,
+                            chunks=entry.chunks,
+                            fingerprint=entry.fingerprint,
+                            origin=entry.origin,
+                            ingested_at=entry.ingested_at,
+                        )
+                    )
+                self.library.put(records)
+                self.library.append([("put", r.id) for r in records])
+            self.vector.set_owner(SHARED_OWNER)
+        finally:
+            catalog.close()
+            lock.release()
+
     def _adopt_uploads(self) -> None:
         """Uploads indexed before upload names: stored as ``uploads/<safe name>`` and identified by that path.
         They become uploads named by their file name (so their files are deleted with them)."""
@@ -1431,6 +1494,11 @@ class Assistant:
         index_id = recorded or uuid.uuid4().hex
         owner = self.vector.owner()
         advice = "give this one its own ASSISTANT_COLLECTION, or use the data directory that built it"
+        if owner == SHARED_OWNER:
+            raise CollectionMismatch(
+                f"the Chroma collection {self.vector.location} holds a shared index (docs/scale-out.md); set "
+                "ASSISTANT_SHARED=true to use it, or give this one its own ASSISTANT_COLLECTION"
+            )
         if owner is not None and owner != index_id:
             raise CollectionMismatch(
                 f"the Chroma collection {self.vector.location} holds the index of another data directory, "

@@ -140,12 +140,33 @@ def test_a_write_killed_half_way_is_completed_by_another_process(
     assert _cited(reopened, "What oil did the keepers burn in the lamp during the storm?") == {"lighthouse.txt"}
 
 
-def test_a_collection_of_one_data_directory_is_not_shared(
+def test_a_collection_of_one_data_directory_becomes_shared_through_that_directory(
     tmp_path: Path, make_assistant: MakeAssistant, chroma_server: ChromaServer
 ) -> None:
+    """A collection made in one-directory mode: refused to a shared process with another data directory; opened in
+    shared mode with the directory that built it, its document records are published from that directory's
+    catalog (its chunks stay), and every shared process sees its documents; the directory alone is refused then."""
     collection = f"shared-{uuid.uuid4().hex[:10]}"
     alone = make_assistant(tmp_path / "alone", chroma_url=chroma_server.url, collection=collection)
-    alone.upload("orchard.txt", io.BytesIO(ORCHARD.encode()))
+    orchard = alone.upload("orchard.txt", io.BytesIO(ORCHARD.encode())).id
+    lighthouse = alone.upload("lighthouse.txt", io.BytesIO(LIGHTHOUSE.encode())).id
     alone.close()
     with pytest.raises(CollectionMismatch, match="holds the index of one data directory, not a shared index"):
-        _shared(tmp_path, make_assistant, chroma_server, "s", collection)
+        _shared(tmp_path, make_assistant, chroma_server, "other", collection)
+
+    converted = _shared(tmp_path, make_assistant, chroma_server, "alone", collection)
+    assert converted.settings.data_dir != tmp_path / "alone"  # its caches under it, as every shared process's
+    assert converted.library is not None and converted.library.ids() == {orchard, lighthouse}
+    assert converted.vector.owner() == "shared"
+    other = _shared(tmp_path, make_assistant, chroma_server, "other", collection)
+    for svc in (converted, other):
+        assert {d.source for d in svc.documents()} == {"orchard.txt", "lighthouse.txt"}
+        assert len(consistent(svc)) == 2
+        assert [p.chunk.doc_id for p in svc.retriever.lexical.search("zorbilite", 5)] == [lighthouse]
+    assert _cited(other, "What oil did the keepers burn in the lamp during the storm?") == {"lighthouse.txt"}
+    assert lighthouse is not None
+    other.delete(lighthouse)
+    assert converted.follow() == 1 and {d.source for d in converted.documents()} == {"orchard.txt"}
+
+    with pytest.raises(CollectionMismatch, match="holds a shared index .*; set ASSISTANT_SHARED=true to use it"):
+        make_assistant(tmp_path / "alone", chroma_url=chroma_server.url, collection=collection)
