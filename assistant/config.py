@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     # scale-out (docs/scale-out.md): with chroma_url, the catalog and a change log live in Chroma too, so several
     # processes (`assistant serve` on other ports or machines, `assistant ingest`) share one index; data_dir then
     # holds only caches (one <data_dir>/cache/<collection>-<n> per running process), rebuilt from Chroma
-    shared: bool = False
+    # None (unset): shared whenever chroma_url is set; ASSISTANT_SHARED=false opts out (one data directory)
+    shared: bool | None = None
     follow_interval_s: float = Field(1.0, gt=0)  # how often a shared process reads the change log
     # how long the change log keeps a change (writers delete older ones, at most every 1/24 of it); a process
     # offline longer compares every document record once instead (docs/scale-out.md says why a day). At least a
@@ -94,6 +95,12 @@ class Settings(BaseSettings):
     llm_timeout: float = 60.0
     llm_max_tokens: int = 256
     strict_citations: bool = False
+
+    @model_validator(mode="after")
+    def _shared_by_default(self) -> Settings:
+        if self.shared is None:
+            self.shared = bool(self.chroma_url)
+        return self
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -133,9 +133,7 @@ def _cache_slot(root: Path, collection: str) -> tuple[DirectoryLock, Path]:
 
 def _renamed(chunks: Sequence[Chunk], doc_id: str) -> list[Chunk]:
     """``chunks`` of one document, cut under another id, as the chunks of ``doc_id`` (``<doc id>:<position>``)."""
-    return [
-        c.model_copy(update={"id": f"{doc_id}:{c.id.rpartition(':')[2]}", "doc_id": doc_id}) for c in chunks
-    ]
+    return [c.model_copy(update={"id": f"{doc_id}:{c.id.rpartition(':')[2]}", "doc_id": doc_id}) for c in chunks]
 
 
 class Assistant:
@@ -1245,7 +1243,10 @@ class Assistant:
             self._followed += applied
             # replaced whole, never changed in place: health() reads it from other threads
             self.follow_state = {
-                **self.follow_state, "checkpoint": top, "followed_at": round(time.time(), 3), "applied": self._followed
+                **self.follow_state,
+                "checkpoint": top,
+                "followed_at": round(time.time(), 3),
+                "applied": self._followed,
             }
             return applied
         finally:
@@ -1439,7 +1440,7 @@ class Assistant:
                 )
             if catalog.unfinished():
                 raise CollectionMismatch(
-                    f"the index in {self._home} has a write not finished; open it once without ASSISTANT_SHARED "
+                    f"the index in {self._home} has a write not finished; open it once with ASSISTANT_SHARED=false "
                     "(which rolls it back or completes it), then in shared mode"
                 )
             entries = catalog.entries()
@@ -1496,8 +1497,8 @@ class Assistant:
         advice = "give this one its own ASSISTANT_COLLECTION, or use the data directory that built it"
         if owner == SHARED_OWNER:
             raise CollectionMismatch(
-                f"the Chroma collection {self.vector.location} holds a shared index (docs/scale-out.md); set "
-                "ASSISTANT_SHARED=true to use it, or give this one its own ASSISTANT_COLLECTION"
+                f"the Chroma collection {self.vector.location} holds a shared index (docs/scale-out.md); leave "
+                "ASSISTANT_SHARED unset (or true) to use it, or give this one its own ASSISTANT_COLLECTION"
             )
         if owner is not None and owner != index_id:
             raise CollectionMismatch(

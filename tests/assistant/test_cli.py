@@ -106,7 +106,11 @@ def test_bad_settings_are_one_line_errors_and_leave_the_index_alone(indexed: Pat
 
 
 def test_two_data_directories_on_one_chroma_collection(tmp_path: Path, chroma_server: ChromaServer) -> None:
-    on_server = {"ASSISTANT_CHROMA_URL": chroma_server.url, "ASSISTANT_COLLECTION": "cli-shared"}
+    on_server = {
+        "ASSISTANT_CHROMA_URL": chroma_server.url,
+        "ASSISTANT_COLLECTION": "cli-shared",
+        "ASSISTANT_SHARED": "false",
+    }
     first = run(tmp_path / "first", "ingest", str(DEMO_DIR), env=on_server)
     assert first.returncode == 0 and "added 2" in first.stdout, first.stderr
     line = one_line_error(run(tmp_path / "second", "ingest", str(DEMO_DIR), env=on_server))

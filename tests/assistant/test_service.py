@@ -404,7 +404,7 @@ def test_the_service_on_a_chroma_server(
 ) -> None:
     """Embeddings on a real `chroma run` server, catalog and BM25 in the data directory; the collection is
     this directory's alone."""
-    on_server = {"chroma_url": chroma_server.url, "collection": f"svc-{uuid.uuid4().hex[:10]}"}
+    on_server = {"chroma_url": chroma_server.url, "collection": f"svc-{uuid.uuid4().hex[:10]}", "shared": False}
     svc = make_assistant(tmp_path / "a", **on_server)
     assert len(svc.ingest([DEMO_DIR]).added) == 2
     assert len(consistent(svc)) == 2
@@ -431,14 +431,14 @@ def test_a_collection_filled_by_no_known_index_is_refused(
     chunks = make_chunks("stray", ["A chunk some other program wrote.", "And another one."])
     VectorIndex(url=chroma_server.url, collection=collection).add(chunks, embedder.embed([c.text for c in chunks]))
     with pytest.raises(CollectionMismatch, match=r"holds 2 chunks that .*/fresh did not write"):
-        make_assistant(tmp_path / "fresh", chroma_url=chroma_server.url, collection=collection)
+        make_assistant(tmp_path / "fresh", chroma_url=chroma_server.url, collection=collection, shared=False)
 
     # an index directory built before collections recorded their owner: it has documents, so it claims the collection
     catalog = Catalog(tmp_path / "old" / "catalog.sqlite")
     stray = Document(id="stray", title="Stray", source="stray.txt", text="x")
     catalog.put(stray, chunks=2, fingerprint="1:1", state="ready")
     catalog.close()
-    svc = make_assistant(tmp_path / "old", chroma_url=chroma_server.url, collection=collection)
+    svc = make_assistant(tmp_path / "old", chroma_url=chroma_server.url, collection=collection, shared=False)
     assert svc.vector.owner() == svc.catalog.setting("index_id")
 
 

@@ -13,11 +13,18 @@ from tests.loopback import free_port, wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
 # settings of the developer's shell that would change what these servers do
-_CLEARED = ("ASSISTANT_API_KEY", "ASSISTANT_LLM_BASE_URL", "ASSISTANT_ALLOWED_HOSTS", "ASSISTANT_DATA_DIR")
+_CLEARED = (
+    "ASSISTANT_API_KEY",
+    "ASSISTANT_LLM_BASE_URL",
+    "ASSISTANT_ALLOWED_HOSTS",
+    "ASSISTANT_DATA_DIR",
+    "ASSISTANT_SHARED",
+)
 
 
 class SharedServer:
-    """`assistant serve` with ASSISTANT_SHARED on a free loopback port; its caches under ``data_dir``."""
+    """`assistant serve` on a Chroma server (shared mode by default: ASSISTANT_SHARED is left unset) on a free
+    loopback port; its caches under ``data_dir``."""
 
     def __init__(self, data_dir: Path, chroma_url: str, collection: str, **settings: str) -> None:
         self.data_dir = data_dir
@@ -27,7 +34,6 @@ class SharedServer:
             ASSISTANT_DATA_DIR=str(data_dir),
             ASSISTANT_CHROMA_URL=chroma_url,
             ASSISTANT_COLLECTION=collection,
-            ASSISTANT_SHARED="true",
             HF_HUB_OFFLINE="1",
             TRANSFORMERS_OFFLINE="1",
             GRADIO_ANALYTICS_ENABLED="False",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.config import get_settings
 from assistant.errors import CollectionMismatch, InvalidSettings
 from assistant.service import Assistant
 from tests.assistant.conftest import consistent
@@ -49,6 +50,16 @@ def _cited(svc: Assistant, question: str) -> set[str]:
 def test_shared_mode_needs_a_chroma_server(tmp_path: Path, make_assistant: MakeAssistant) -> None:
     with pytest.raises(InvalidSettings, match="ASSISTANT_SHARED=true needs a Chroma server"):
         make_assistant(tmp_path / "x", shared=True)
+
+
+def test_shared_mode_is_the_default_with_a_chroma_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ASSISTANT_SHARED", raising=False)
+    monkeypatch.delenv("ASSISTANT_CHROMA_URL", raising=False)
+    assert get_settings(chroma_url="http://127.0.0.1:8001").shared is True
+    assert get_settings().shared is False  # the embedded store: one data directory
+    assert get_settings(chroma_url="http://127.0.0.1:8001", shared=False).shared is False
+    monkeypatch.setenv("ASSISTANT_SHARED", "false")
+    assert get_settings(chroma_url="http://127.0.0.1:8001").shared is False
 
 
 def test_two_services_share_one_index(
@@ -147,7 +158,7 @@ def test_a_collection_of_one_data_directory_becomes_shared_through_that_director
     shared mode with the directory that built it, its document records are published from that directory's
     catalog (its chunks stay), and every shared process sees its documents; the directory alone is refused then."""
     collection = f"shared-{uuid.uuid4().hex[:10]}"
-    alone = make_assistant(tmp_path / "alone", chroma_url=chroma_server.url, collection=collection)
+    alone = make_assistant(tmp_path / "alone", chroma_url=chroma_server.url, collection=collection, shared=False)
     orchard = alone.upload("orchard.txt", io.BytesIO(ORCHARD.encode())).id
     lighthouse = alone.upload("lighthouse.txt", io.BytesIO(LIGHTHOUSE.encode())).id
     alone.close()
@@ -168,5 +179,5 @@ def test_a_collection_of_one_data_directory_becomes_shared_through_that_director
     other.delete(lighthouse)
     assert converted.follow() == 1 and {d.source for d in converted.documents()} == {"orchard.txt"}
 
-    with pytest.raises(CollectionMismatch, match="holds a shared index .*; set ASSISTANT_SHARED=true to use it"):
-        make_assistant(tmp_path / "alone", chroma_url=chroma_server.url, collection=collection)
+    with pytest.raises(CollectionMismatch, match="holds a shared index .*; leave ASSISTANT_SHARED unset"):
+        make_assistant(tmp_path / "alone", chroma_url=chroma_server.url, collection=collection, shared=False)
