@@ -7,7 +7,7 @@ import pytest
 
 from assistant.answer_types import AnswerType, expected_type, is_table_row, type_evidence
 from assistant.config import get_settings
-from assistant.extractive import ExtractiveAnswerer, _question_terms
+from assistant.extractive import ExtractiveAnswerer, _expansion, _question_terms
 from assistant.types import Chunk, Passage
 from index.embeddings import Embedder
 from ingest.chunking import split_sentences
@@ -275,3 +275,56 @@ def test_a_name_in_the_sentence_that_asks_is_still_required(answerer: Extractive
 def test_ordinals_are_not_names(question: str, names: set[str]) -> None:
     """The day of a date or a rank: texts write "July 1" or "twenty-second"."""
     assert {t.surface for t in _question_terms(question, set()) if t.entity} == names
+
+
+@pytest.mark.parametrize(
+    ("short", "written", "found"),
+    [
+        ("R&D", "Research and development expenses rose to $12 million.", True),
+        ("R&D", "Our R & D spending rose.", True),
+        ("PP&E", "Property, plant and equipment, net was $4.1 billion.", True),
+        ("SG&A", "Selling, general and administrative costs fell.", True),
+        ("COGS", "The cost of goods sold rose by 3 percent.", True),
+        ("EBITDA", "Earnings before interest, taxes, depreciation and amortization improved.", True),
+        ("SBC", "Stock-based compensation was $9 million.", True),
+        ("SBC", "The board and committee met twice.", False),  # initials in order, but not consecutive words
+        ("R&D", "Research or development spending rose.", False),  # an ampersand stands for "and"
+        ("AI", "Artificial intelligence is a growing field.", False),  # two capitals: too many word pairs match
+    ],
+)
+def test_an_abbreviation_matches_the_words_it_stands_for(short: str, written: str, found: bool) -> None:
+    pattern = _expansion(short)
+    assert (pattern is not None and pattern.search(written) is not None) is found
+
+
+def test_an_ampersand_abbreviation_is_one_term_not_its_letters() -> None:
+    stems = [t.stem for t in _question_terms("What was R&D expense in 2023?", set())]
+    assert "r&d" in stems
+    assert "r" not in stems and "d" not in stems
+
+
+def test_a_row_that_spells_out_the_asked_abbreviation_is_quoted(answerer: ExtractiveAnswerer) -> None:
+    """A statement writes "Research and development" where the question says "R&D": of the rows with an amount,
+    the one that spells the abbreviation out answers (without the expansion another row won on similarity)."""
+    text = (
+        "Our R&D teams grew in 2023 as we expanded mapping and payments work across the marketplace.\n"
+        "Sales and marketing — Year Ended December 31, 2022: $1,210; 2023: $1,340.\n"
+        "Research and development — Year Ended December 31, 2022: $2,480; 2023: $2,615.\n"
+        "General and administrative — Year Ended December 31, 2022: $905; 2023: $960."
+    )
+    answer = answerer.answer("How much did Northwind spend on R&D in 2023?", _filing("nw-10k", text, context=HEADER))
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert answer.citations[0].quote.startswith("Research and development")
+
+
+def test_a_spelled_out_acronym_in_the_passages_keeps_the_answerer_from_abstaining(answerer: ExtractiveAnswerer) -> None:
+    """ "SBC" is named nowhere, but the passages say "stock-based compensation": the acronym is in the documents."""
+    text = (
+        "Stock-based compensation expense was $84 million for the quarter, compared with $71 million a year earlier. "
+        "The increase reflects new grants to engineering staff."
+    )
+    answer = answerer.answer(
+        "How much SBC expense did Northwind record in the quarter?", _filing("nw", text, context=HEADER)
+    )
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert "$84 million" in answer.citations[0].quote
