@@ -328,7 +328,8 @@ class Assistant:
         A question that names documents ("the CGTN commentary", "Northwind's latest 10-Q", "Q3 2022") searches
         only them, unless the caller chose documents; one that names a year ranks that year's documents first;
         one that wants each of several documents ("across quarters", "compare A and B") gets passages from each.
-        Passages of a document with a known period carry ``meta["period_end"]``. A question about a whole
+        Passages of a document with a known period carry ``meta["period_end"]``; those of a document the question
+        prefers (of the year it names) ``meta["preferred"]``, so the answer quotes them first. A question about a whole
         document (a summary) or a place in one (how it begins or ends, or who wrote it) gets that document's
         passages by position: its first or last two chunks, or its first chunk and the chunks nearest its title.
         Which document: the named or chosen ones, else the best-ranked one (up to ``_MAX_WHOLE_DOCUMENTS`` when
@@ -349,7 +350,11 @@ class Assistant:
             if scope.per_document and not chosen:
                 found = self._each_document(question, k, scope.doc_ids, names)
             elif scope.preferred and not chosen:
-                found = self._preferring(question, k, allowed, set(scope.preferred))
+                preferred = set(scope.preferred)
+                found = [
+                    p.model_copy(update={"meta": {**p.meta, "preferred": True}}) if p.chunk.doc_id in preferred else p
+                    for p in self._preferring(question, k, allowed, preferred)
+                ]
             else:
                 found = self.retriever.retrieve(question, k, doc_ids=allowed)
             return self._shown(_dated(found, names)), scope

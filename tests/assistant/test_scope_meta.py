@@ -83,6 +83,14 @@ def test_a_named_year_prefers_that_years_document_without_excluding_the_others(f
     assert "nj" not in docs[first:] and set(docs[first:]) <= NORTHWIND_IDS
 
 
+def test_the_passages_of_the_preferred_years_document_say_so(filings: Assistant) -> None:
+    """The answerer is told which passages are of the named year's document (it quotes them first)."""
+    answer = filings.ask("How many stores did Northwind open in fiscal 2022?")
+    marked = {p.chunk.doc_id for p in answer.passages if p.meta.get("preferred")}
+    assert marked == {"nj"}
+    assert any(p.chunk.doc_id != "nj" and not p.meta.get("preferred") for p in answer.passages)
+
+
 def test_latest_form_picks_the_newest_period_of_that_form(filings: Assistant) -> None:
     answer = filings.ask("What was Northwind's net revenue in its latest 10-Q?")
     assert answer.meta["named_documents"] == ["n3"] and set(_docs(filings, "Southwind's latest 10-Q revenue")) == {"s3"}

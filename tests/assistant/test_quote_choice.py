@@ -1,0 +1,53 @@
+"""Which sentence gets quoted when documents of several periods answer alike: the one of the document the question
+prefers (of the year it names), unless another document's sentence is clearly better (real MiniLM model, made-up
+filings)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.config import get_settings
+from assistant.extractive import ExtractiveAnswerer, ExtractiveTuning
+from assistant.types import Passage
+from index.embeddings import Embedder
+from tests.assistant.test_abstention import _filing
+
+QUESTION = "What were Northwind's total merchandise inventories at the end of FY2023?"
+# the later annual report says it with more of the question's words; the FY2023 report says it a little less well
+LATER = "Merchandise inventories at the end of the fiscal year were $5,204 million.\nThe board met four times."
+EARLIER = "Merchandise inventories came to $5,870 million at the close of the year.\nThe board met five times."
+
+
+def _passages(*, preferred: bool = True) -> list[Passage]:
+    later = _filing("nw-2024", LATER, context="Northwind Traders Inc. · Form 10-K · FY2024")
+    earlier = _filing("nw-2023", EARLIER, context="Northwind Traders Inc. · Form 10-K · FY2023")
+    if preferred:
+        earlier = [p.model_copy(update={"meta": {**p.meta, "preferred": True}}) for p in earlier]
+    return [*later, *earlier]
+
+
+@pytest.fixture(scope="module")
+def answerer(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder)
+
+
+def test_the_preferred_documents_sentence_is_quoted(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer(QUESTION, _passages())
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert answer.citations[0].doc_id == "nw-2023" and "$5,870 million" in answer.citations[0].quote
+
+
+def test_without_a_preference_the_better_sentence_wins(answerer: ExtractiveAnswerer) -> None:
+    """The same passages unmarked (no year named, or one document only): similarity decides, as before."""
+    answer = answerer.answer(QUESTION, _passages(preferred=False))
+    assert answer.citations[0].doc_id == "nw-2024"
+
+
+def test_the_preference_is_a_measured_weight_that_can_be_turned_off(
+    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    off = ExtractiveAnswerer(
+        get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder, tuning=ExtractiveTuning(other_document=1.0)
+    )
+    assert off.answer(QUESTION, _passages()).citations[0].doc_id == "nw-2024"
+    assert ExtractiveTuning().other_document < 1.0
