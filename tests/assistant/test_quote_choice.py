@@ -51,3 +51,23 @@ def test_the_preference_is_a_measured_weight_that_can_be_turned_off(
     )
     assert off.answer(QUESTION, _passages()).citations[0].doc_id == "nw-2024"
     assert ExtractiveTuning().other_document < 1.0
+
+
+def test_a_row_of_other_years_gives_way_to_the_row_of_the_asked_year(answerer: ExtractiveAnswerer) -> None:
+    """A goodwill roll-forward: the opening balance row says "December 31" as the question does, but of the year
+    before; the closing row names the asked year in other words (without the discount the opening row wins)."""
+    text = (
+        "Goodwill by segment.\n"
+        "Balance as of December 31, 2022 — Retail: $310; Wholesale: $95; Total Goodwill: $405\n"
+        "Acquisitions — Retail: $42; Wholesale: $—; Total Goodwill: $42\n"
+        "Balance at year end 2023 — Retail: $352; Wholesale: $95; Total Goodwill: $447"
+    )
+    answer = answerer.answer("goodwill balance december 31 2023", _filing("nw", text, context="Northwind Inc. · 10-K"))
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert answer.citations[0].quote.startswith("Balance at year end 2023")
+
+
+def test_rows_are_not_discounted_when_the_question_names_no_year(answerer: ExtractiveAnswerer) -> None:
+    rows = "Revenue — 2022: $1,210; 2023: $1,340\nThe company sells garden tools."
+    answer = answerer.answer("What was Northwind's revenue?", _filing("nw", rows, context="Northwind Inc. · 10-K"))
+    assert answer.citations and answer.citations[0].quote.startswith("Revenue")
