@@ -102,6 +102,24 @@ def _dated(passages: list[Passage], names: DocumentNames) -> list[Passage]:
     ]
 
 
+def _records(catalog: Catalog, entries: Sequence[CatalogEntry]) -> list[DocumentRecord]:
+    """The shared-catalog records of ``entries``, with their documents read from ``catalog``."""
+    records = []
+    for entry in entries:
+        doc = catalog.document(entry.id)
+        assert doc is not None
+        records.append(
+            DocumentRecord(
+                document=doc,
+                chunks=entry.chunks,
+                fingerprint=entry.fingerprint,
+                origin=entry.origin,
+                ingested_at=entry.ingested_at,
+            )
+        )
+    return records
+
+
 def _salted(content_id: str, origin: str) -> str:
     """The id of a document whose content id another origin holds: the content id salted with its origin."""
     return hashlib.sha256(f"{content_id}\0{origin}".encode()).hexdigest()[:16]
@@ -1328,19 +1346,7 @@ class Assistant:
     def _publish(self, entries: Sequence[CatalogEntry]) -> None:
         """Write the records of ``entries`` (new versions, documents cut again) and their changes to Chroma."""
         assert self.library is not None
-        records = []
-        for entry in entries:
-            doc = self.catalog.document(entry.id)
-            assert doc is not None
-            records.append(
-                DocumentRecord(
-                    document=doc,
-                    chunks=entry.chunks,
-                    fingerprint=entry.fingerprint,
-                    origin=entry.origin,
-                    ingested_at=entry.ingested_at,
-                )
-            )
+        records = _records(self.catalog, entries)
         if records:
             self.library.put(records)
             self.library.append([("put", r.id) for r in records])
@@ -1457,19 +1463,7 @@ class Assistant:
                 )
             log.warning("making the index of %s (%d documents) shared", self._home, len(entries))
             for i in range(0, len(entries), _FOLLOW_BATCH):
-                records = []
-                for entry in entries[i : i + _FOLLOW_BATCH]:
-                    doc = catalog.document(entry.id)
-                    assert doc is not None
-                    records.append(
-                        DocumentRecord(
-                            document=doc,
-                            chunks=entry.chunks,
-                            fingerprint=entry.fingerprint,
-                            origin=entry.origin,
-                            ingested_at=entry.ingested_at,
-                        )
-                    )
+                records = _records(catalog, entries[i : i + _FOLLOW_BATCH])
                 self.library.put(records)
                 self.library.append([("put", r.id) for r in records])
             self.vector.set_owner(SHARED_OWNER)
