@@ -71,7 +71,7 @@ from assistant.answer_types import (
 )
 from assistant.answerer import ABSTAIN_TEXT, Corpus, final_answer, register_answerer
 from assistant.config import Settings
-from assistant.scope import Focus, asks_each_document, is_back_matter
+from assistant.scope import Focus, abbreviates, asks_each_document, is_back_matter
 from assistant.types import Answer, Chunk, Citation, Passage
 from index.embeddings import Embedder
 from index.sentence_vectors import SentenceRow, SentenceVectors, store_path
@@ -264,23 +264,6 @@ def _short_forms(surface: str) -> set[str]:
     if len(capitals) >= 2 and any(c.islower() for c in surface):
         forms.add(capitals.lower())
     return forms
-
-
-def _abbreviates(short: str, run: Sequence[str]) -> bool:
-    """Whether ``short`` is the beginnings of two or more consecutive words of ``run``, each word giving at least
-    its first letter, in order ("nortrade" of "northwind traders", "hh" of "harlow harlow", "bluco" of "blue
-    coast")."""
-
-    def rest_fits(rest: str, k: int, used: int) -> bool:
-        if not rest:
-            return used >= 2
-        if k >= len(run):
-            return False
-        word = run[k]
-        longest = min(len(word), len(rest))
-        return any(rest_fits(rest[n:], k + 1, used + 1) for n in range(longest, 0, -1) if rest[:n] == word[:n])
-
-    return len(short) >= 2 and any(rest_fits(short, start, 0) for start in range(len(run) - 1))
 
 
 @dataclass(frozen=True)
@@ -760,7 +743,7 @@ class ExtractiveAnswerer:
             for i, unit in enumerate(units):
                 chunk_id = unit.passage.chunk.id
                 if any(_related(term.stem, s) for s in labels[chunk_id]) or any(
-                    _abbreviates(form, run) for form in short for run in label_names[chunk_id]
+                    abbreviates(form, run) for form in short for run in label_names[chunk_id]
                 ):
                     match[i, j] = 1.0
         return match

@@ -394,6 +394,17 @@ def _named_entities(
             found.append(initialled)
             if spans is not None:
                 spans.append((m.start(), m.end()))
+    # a short form made of the beginnings of an entity's words ("AMEX" for "American Express", "NorTrade" for
+    # "Northwind Traders"), when it abbreviates no other entity's name
+    for m in _SHORT_FORM.finditer(question):
+        short = m.group(1).lower()
+        if len(short) < 3 or short in names.initials:
+            continue
+        fits = {e for e in names.entity_docs if abbreviates(short, [w for w in e if w not in _CONNECTIVES])}
+        if len(fits) == 1 and (entity := next(iter(fits))) not in found:
+            found.append(entity)
+            if spans is not None:
+                spans.append(m.span(1))
     if names.tickers:  # a ticker written as one, in capitals ("ACME", "ACME's"): not an ordinary word in lower case
         for m in _TICKER_WORD.finditer(question):
             ticked = names.tickers.get(m.group(1))
@@ -410,6 +421,27 @@ _TICKER_WORD = re.compile(r"(?<![\w&.])([A-Z]{2,5}(?:\.[A-Z])?)(?=['’]s\b|[^\w
 # initials as a question writes them: capitals, perhaps joined by "&" or "n" ("AMD", "H&H", "HnH"), possessive or not
 _INITIALS = re.compile(r"(?<![\w&])[A-Z](?:&?[A-Z]|n[A-Z])+(?=['’]s\b|[^\w&]|$)")
 _CONNECTIVES = frozenset({"and", "of", "the", "for", "n"})
+
+
+def abbreviates(short: str, run: Sequence[str]) -> bool:
+    """Whether ``short`` is the beginnings of two or more consecutive words of ``run``, each word giving at least
+    its first letter, in order ("nortrade" of "northwind traders", "hh" of "harlow harlow", "bluco" of "blue
+    coast")."""
+
+    def rest_fits(rest: str, k: int, used: int) -> bool:
+        if not rest:
+            return used >= 2
+        if k >= len(run):
+            return False
+        word = run[k]
+        longest = min(len(word), len(rest))
+        return any(rest_fits(rest[n:], k + 1, used + 1) for n in range(longest, 0, -1) if rest[:n] == word[:n])
+
+    return len(short) >= 2 and any(rest_fits(short, start, 0) for start in range(len(run) - 1))
+
+
+# a short form as a question writes it: letters with two capitals or more ("AMEX", "NorTrade"), possessive or not
+_SHORT_FORM = re.compile(r"(?<![\w&])([A-Za-z]*[A-Z][a-z]*[A-Z][A-Za-z]*)(?=['’]s\b|[^\w&]|$)")
 
 
 def _written_as_name(question: str, tokens: list[re.Match[str]], bare: list[str], i: int) -> bool:

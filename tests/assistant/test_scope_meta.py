@@ -132,6 +132,23 @@ def test_a_word_several_entities_share_names_none_of_them() -> None:
     assert set(scope_of("What did Southwind report about costs?", library).doc_ids) == {"s2", "s3"}
 
 
+def test_a_short_form_of_an_entitys_words_names_it() -> None:
+    """ "NOWI" and "NorTrade" are beginnings of the words of one entity's name; "Northwind" alone is shared; a
+    finance abbreviation that abbreviates no entity's words names none."""
+    names = DocumentNames(
+        [
+            _info("w", "Northwind Widgets Corp."),
+            _info("t", "Northwind Traders Inc."),
+            _info("h", "Harbor Logistics Ltd."),
+        ]
+    )
+    assert scope_of("What was NOWI's operating margin in 2022?", names).doc_ids == ("w",)
+    assert scope_of("Did NorTrade pay a dividend?", names).doc_ids == ("t",)
+    assert scope_of("What is HarLog's largest liability?", names).doc_ids == ("h",)
+    assert scope_of("What was the EBITDA margin?", names).doc_ids == ()
+    assert scope_of("Did NOTR pay a dividend?", names).doc_ids == ("t",)
+
+
 @pytest.mark.parametrize(
     ("text", "periods"),
     [
