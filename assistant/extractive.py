@@ -285,6 +285,12 @@ _NOT_NAMES = re.compile(
     r"(?:Q[1-4]|H[12]|FY(?:\d{2}(?:\d{2})?)?|YTD|YOY|QOQ|TTM|LTM|USD|EUR|GBP|JPY|CNY|RMB|\d{1,3}(?:st|nd|rd|th))",
     re.IGNORECASE,
 )
+def _glued_period(word: str) -> bool:
+    """A quarter or fiscal year written as one word with its year ("Q22023", "3Q22", "Q2FY24"): a period, which
+    texts write in other words, not a name. A bare year ("2023") stays a name the passages must mention."""
+    return any(c.isalpha() for c in word) and any(c.isdigit() for c in word) and bool(periods_in(word))
+
+
 # the end of a sentence of a question: "?", "!", or "." after two lower-case letters or digits ("A. Writer" and
 # "U.S. Department" go on)
 _SENTENCE_END = re.compile(r"(?:[?!:]|[a-z0-9]{2}\.)[\"'”’)\]]*\s*[\"'“‘(\[]*$")
@@ -336,6 +342,7 @@ def _question_terms(question: str, skip: set[str]) -> list[_Term]:
             (len(w) > 1 or w.isdigit())  # a single letter is no name
             and not marked[i].fragment
             and _NOT_NAMES.fullmatch(w) is None
+            and not _glued_period(w)
             and (
                 any(c.isdigit() for c in w)
                 or (mixed_case and ((not marked[i].initial and w[0].isupper()) or w.isupper()))

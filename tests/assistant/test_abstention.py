@@ -85,6 +85,9 @@ def test_fragments_of_compounds_and_periods_are_not_names(question: str, names: 
     [
         ("What share of revenue came from services in FY 2023?", {"2023"}),  # "FY": a period, written apart
         ("How did Contoso's sales change YoY and YTD?", {"Contoso"}),
+        # a quarter glued to its year is a period too; a bare year and a model number stay names
+        ("Which region of Contoso fell most in Q22023 and 3Q22?", {"Contoso"}),
+        ("Did Contoso's A320 orders rise in Q2FY24 against 2023?", {"Contoso", "A320", "2023"}),
     ],
 )
 def test_period_abbreviations_are_not_names(question: str, names: set[str]) -> None:
