@@ -285,6 +285,8 @@ _NOT_NAMES = re.compile(
     r"(?:Q[1-4]|H[12]|FY(?:\d{2}(?:\d{2})?)?|YTD|YOY|QOQ|TTM|LTM|USD|EUR|GBP|JPY|CNY|RMB|\d{1,3}(?:st|nd|rd|th))",
     re.IGNORECASE,
 )
+
+
 def _glued_period(word: str) -> bool:
     """A quarter or fiscal year written as one word with its year ("Q22023", "3Q22", "Q2FY24"): a period, which
     texts write in other words, not a name. A bare year ("2023") stays a name the passages must mention."""
