@@ -12,14 +12,23 @@ from pathlib import Path
 from tests.loopback import free_port, wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
-# settings of the developer's shell that would change what these servers do
-_CLEARED = (
-    "ASSISTANT_API_KEY",
-    "ASSISTANT_LLM_BASE_URL",
-    "ASSISTANT_ALLOWED_HOSTS",
-    "ASSISTANT_DATA_DIR",
-    "ASSISTANT_SHARED",
-)
+
+
+def shared_env(data_dir: Path, chroma_url: str, collection: str, **settings: str) -> dict[str, str]:
+    """This environment without the developer's ``ASSISTANT_*`` settings, for a process on ``collection`` of the
+    Chroma server at ``chroma_url`` (shared mode by default) with its caches under ``data_dir``; ``settings`` as
+    ``ASSISTANT_<NAME>``."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSISTANT_")}
+    env.update(
+        {f"ASSISTANT_{name.upper()}": value for name, value in settings.items()},
+        ASSISTANT_DATA_DIR=str(data_dir),
+        ASSISTANT_CHROMA_URL=chroma_url,
+        ASSISTANT_COLLECTION=collection,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
+    return env
 
 
 class SharedServer:
@@ -28,16 +37,7 @@ class SharedServer:
 
     def __init__(self, data_dir: Path, chroma_url: str, collection: str, **settings: str) -> None:
         self.data_dir = data_dir
-        self.env = {name: value for name, value in os.environ.items() if name not in _CLEARED}
-        self.env.update(
-            {f"ASSISTANT_{name.upper()}": value for name, value in settings.items()},
-            ASSISTANT_DATA_DIR=str(data_dir),
-            ASSISTANT_CHROMA_URL=chroma_url,
-            ASSISTANT_COLLECTION=collection,
-            HF_HUB_OFFLINE="1",
-            TRANSFORMERS_OFFLINE="1",
-            GRADIO_ANALYTICS_ENABLED="False",
-        )
+        self.env = shared_env(data_dir, chroma_url, collection, **settings)
         self.port = 0
         self.url = ""
         self.log = data_dir.parent / f"{data_dir.name}-serve.log"  # named by port once launched

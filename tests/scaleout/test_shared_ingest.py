@@ -5,7 +5,6 @@ with a data directory of its own, through the change log (real MiniLM, real Chro
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -16,6 +15,7 @@ from assistant.service import Assistant
 from tests.assistant.test_ingest_workers import indexed_ids, survey_corpus
 from tests.chroma_server import ChromaServer
 from tests.conftest import REPO
+from tests.scaleout.servers import shared_env
 
 MakeAssistant = Callable[..., Assistant]
 
@@ -32,16 +32,7 @@ def shared_cli(
     data_dir: Path, chroma_url: str, collection: str, *args: str, **settings: str
 ) -> subprocess.CompletedProcess[str]:
     """`assistant ARGS` in shared mode on ``collection``, its caches under ``data_dir``."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSISTANT_")}
-    env.update(
-        {f"ASSISTANT_{name.upper()}": value for name, value in settings.items()},
-        ASSISTANT_DATA_DIR=str(data_dir),
-        ASSISTANT_CHROMA_URL=chroma_url,
-        ASSISTANT_COLLECTION=collection,
-        ASSISTANT_SHARED="true",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-    )
+    env = shared_env(data_dir, chroma_url, collection, **{"shared": "true", **settings})
     return subprocess.run(
         [sys.executable, "-m", "assistant.cli", *args],
         capture_output=True,
