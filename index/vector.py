@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -32,6 +33,8 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from assistant.types import Chunk, Passage
 from index.errors import ChromaUnavailable, IndexStoreError
+
+_LOCKED_TRIES = 6  # waits of 0.1, 0.2, 0.4, 0.8, 1.6 s at most, for a SQLite write lock held a moment
 
 log = logging.getLogger(__name__)
 
@@ -293,8 +296,18 @@ class VectorIndex:
         current = self.hnsw()
         if not current or current.get("ef_search") == ef_search:
             return
-        with self._guard():
-            self._collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+        # a write to the embedded store's SQLite file; another connection's write in progress makes it "database
+        # is locked" for a moment (seen on a loaded machine right after a service over the same directory closed):
+        # tried again, a few times, before it is an error
+        for attempt in range(_LOCKED_TRIES):
+            try:
+                with self._guard():
+                    self._collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+                return
+            except IndexStoreError as exc:
+                if "database is locked" not in str(exc) or attempt == _LOCKED_TRIES - 1:
+                    raise
+                time.sleep(0.1 * 2**attempt)
 
     def _guard(self) -> AbstractContextManager[None]:
         return chroma_errors(self._where, remote=self._remote)

@@ -3,6 +3,9 @@ collection (read back from Chroma's configuration), on embedded Chroma and on a 
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from pathlib import Path
 from typing import Any
 
 import chromadb
@@ -10,7 +13,7 @@ import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from index.vector import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+from index.vector import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, VectorIndex
 from tests.index.conftest import VectorBackend
 from tests.index.helpers import make_chunks
 
@@ -92,3 +95,20 @@ def test_adds_beyond_the_clients_max_batch_size(backend: VectorBackend) -> None:
     for i in (0, limit - 1, limit, n - 1):  # both sides of the batch boundary
         assert index.search(vectors[i], 1)[0].chunk.id == chunks[i].id
     assert backend.open(batch_size=100).batch_size == 100
+
+
+def test_setting_ef_search_waits_for_a_write_lock_held_a_moment(tmp_path: Path) -> None:
+    """Another connection holding the embedded store's SQLite write lock for a moment (as a service over the same
+    directory may, closing on a loaded machine) delays the open; it does not fail it."""
+    VectorIndex(tmp_path / "chroma", ef_search=37).close()
+    lock = sqlite3.connect(tmp_path / "chroma" / "chroma.sqlite3", timeout=0, check_same_thread=False)
+    lock.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(2.0, lock.commit)
+    release.start()
+    try:
+        index = VectorIndex(tmp_path / "chroma", ef_search=53)
+        assert index.hnsw()["ef_search"] == 53
+        index.close()
+    finally:
+        release.join()
+        lock.close()

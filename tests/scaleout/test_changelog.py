@@ -21,8 +21,13 @@ def _record(doc_id: str, text: str) -> DocumentRecord:
         pages=(Page(number=1, start=0, end=len(text)),),
         meta={"tags": ["x", "y"], "year": 2031},
     )
-    return DocumentRecord(document=doc, chunks=3, fingerprint="10:20|chunks-v1:200:1", origin=f"upload:{doc_id}.txt",
-                          ingested_at="2031-01-02T03:04:05+00:00")
+    return DocumentRecord(
+        document=doc,
+        chunks=3,
+        fingerprint="10:20|chunks-v1:200:1",
+        origin=f"upload:{doc_id}.txt",
+        ingested_at="2031-01-02T03:04:05+00:00",
+    )
 
 
 def test_records_round_trip(chroma_server: ChromaServer) -> None:
