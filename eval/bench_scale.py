@@ -61,6 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 CHUNKS_PER_DOC = 20  # chunks of one synthetic document
+BUILD_PROGRESS = "build-progress.json"  # an unfinished build's last checkpoint, in its data directory
 SENTENCES = (3, 7)  # sentences per chunk (inclusive range)
 MAX_CHUNK_CHARS = 1200
 SEED = 16
@@ -227,29 +228,74 @@ def load_corpus(embedder: Embedder, sample: int, work: Path) -> Corpus:
 # ---------------------------------------------------------------------- building
 
 
-def build_index(data_dir: Path, size: int, corpus: Corpus, embedder_name: str, *, batch_docs: int = 250) -> float:
-    """Write ``size`` chunks (rounded up to whole documents) into a fresh data directory; seconds taken.
+def build_index(
+    data_dir: Path,
+    size: int,
+    corpus: Corpus,
+    embedder_name: str,
+    *,
+    batch_docs: int = 250,
+    checkpoint_batches: int = 20,
+) -> tuple[float, float]:
+    """Write ``size`` chunks (rounded up to whole documents) into a data directory; wall and CPU seconds taken.
 
     Rows, chunks and vectors go through the index components in batches: the catalog row of a document is
     written pending, its chunks into both indexes, and the rows are marked ready once the lexical index is
-    committed, so the directory is what a finished ingest leaves.
+    committed, so the directory is what a finished ingest leaves. Every ``checkpoint_batches`` batches the lexical
+    index is committed, the rows so far marked ready and ``build-progress.json`` written: a build that was
+    stopped (a 1M-chunk build takes hours) continues from its last checkpoint when called again with the same
+    size. Chunks added after that checkpoint are written again (``VectorIndex.add`` replaces an id); the seconds
+    returned add up the calls, up to the last checkpoint of each stopped one.
     """
-    if data_dir.exists():
+    progress_file = data_dir / BUILD_PROGRESS
+    ids_part = data_dir / "build-ids.txt"
+    progress: dict[str, Any] = {}
+    if progress_file.is_file():
+        progress = json.loads(progress_file.read_text())
+        if progress.get("size") != size:
+            progress = {}
+    if not progress and data_dir.exists():
         shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True)
-    started = time.perf_counter()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started, started_cpu = time.perf_counter(), time.process_time()
     catalog = Catalog(data_dir / "catalog.sqlite")
-    index_id = uuid.uuid4().hex
-    catalog.set_setting("embed_model", embedder_name)
-    catalog.set_setting("index_id", index_id)
+    index_id = progress.get("index_id") or uuid.uuid4().hex
     vector = VectorIndex(data_dir / "chroma")
-    vector.set_owner(index_id)
     lexical = LexicalIndex(data_dir / "bm25")
     total_docs = -(-size // CHUNKS_PER_DOC)
-    ids: list[str] = []
-    position = 0
+    done_docs = int(progress.get("docs", 0))
+    position = int(progress.get("position", 0))
+    if progress:
+        kept = ids_part.read_text().split("\n")[:position] if ids_part.is_file() else []
+        if len(kept) != position:
+            raise RuntimeError(f"{ids_part} holds {len(kept)} ids, the checkpoint says {position}: rebuild")
+        ids_part.write_text("".join(f"{i}\n" for i in kept))
+        log.info("continuing the build of %d chunks from document %d (%d chunks)", size, done_docs, position)
+    else:
+        catalog.set_setting("embed_model", embedder_name)
+        catalog.set_setting("index_id", index_id)
+        vector.set_owner(index_id)
+        ids_part.write_text("")
+
+    def checkpoint(docs: int) -> None:
+        lexical.commit()
+        with catalog.transaction():
+            for entry in catalog.unfinished():
+                catalog.set_state(entry.id, "ready")
+        state = {
+            "size": size,
+            "index_id": index_id,
+            "docs": docs,
+            "position": position,
+            "seconds": progress.get("seconds", 0.0) + time.perf_counter() - started,
+            "cpu_s": progress.get("cpu_s", 0.0) + time.process_time() - started_cpu,
+        }
+        tmp = progress_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, progress_file)
+
     try:
-        for first in range(0, total_docs, batch_docs):
+        for number, first in enumerate(range(done_docs, total_docs, batch_docs), start=1):
             batch = list(documents(corpus.pool, first, min(batch_docs, total_docs - first)))
             chunks = [c for _, cs in batch for c in cs]
             with catalog.transaction():
@@ -257,24 +303,27 @@ def build_index(data_dir: Path, size: int, corpus: Corpus, embedder_name: str, *
                     catalog.put(doc, chunks=len(cs), fingerprint="", state="pending", origin=doc.source)
             vector.add(chunks, corpus.vectors(position, len(chunks)))
             lexical.add(chunks)
-            ids.extend(c.id for c in chunks)
+            with ids_part.open("a") as out:
+                out.write("".join(f"{c.id}\n" for c in chunks))
             position += len(chunks)
-            if first // batch_docs % 20 == 0:
+            if number % checkpoint_batches == 0:
+                checkpoint(first + len(batch))
                 log.info(
                     "built %d / %d chunks (%.0f s)",
                     position,
                     total_docs * CHUNKS_PER_DOC,
                     time.perf_counter() - started,
                 )
-        lexical.commit()
-        with catalog.transaction():
-            for entry in catalog.unfinished():
-                catalog.set_state(entry.id, "ready")
+        checkpoint(total_docs)
     finally:
         vector.close()
         catalog.close()
+    ids = [i for i in ids_part.read_text().split("\n") if i]
     (data_dir.parent / f"{data_dir.name}.ids.json").write_text(json.dumps(ids))
-    return time.perf_counter() - started
+    final = json.loads(progress_file.read_text())
+    progress_file.unlink()
+    ids_part.unlink()
+    return float(final["seconds"]), float(final["cpu_s"])
 
 
 # ---------------------------------------------------------------------- measuring
@@ -604,11 +653,13 @@ def measure_size(
     data_dir = work / f"index-{size}"
     ids_file = work / f"index-{size}.ids.json"
     build_s = build_cpu_s = None
-    if rebuild or not ids_file.exists() or not (data_dir / "catalog.sqlite").exists():
+    unfinished = (data_dir / BUILD_PROGRESS).is_file()
+    if rebuild or unfinished or not ids_file.exists() or not (data_dir / "catalog.sqlite").exists():
+        if rebuild and data_dir.exists():
+            shutil.rmtree(data_dir)
         log.info("building %d chunks in %s", size, data_dir)
-        c0 = time.process_time()
-        build_s = round(build_index(data_dir, size, corpus, embedder.name), 1)
-        build_cpu_s = round(time.process_time() - c0, 1)
+        wall, cpu = build_index(data_dir, size, corpus, embedder.name)
+        build_s, build_cpu_s = round(wall, 1), round(cpu, 1)
     ids = json.loads(ids_file.read_text())
     row: dict[str, Any] = {
         "size": len(ids),
@@ -788,6 +839,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "reports", help="report directory")
     parser.add_argument("--rebuild", action="store_true", help="build again even if an index of a size exists")
     parser.add_argument(
+        "--build-only", action="store_true", help="build (or continue building) the indexes, measure nothing"
+    )
+    parser.add_argument(
         "--m-sweep",
         default="",
         help="M:ef_construction pairs (e.g. 16:100,32:200) measured on bare collections of --m-sweep-size vectors",
@@ -806,6 +860,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     embedder = Embedder(batch_size=64)
     corpus = load_corpus(embedder, min(args.sample, max(sizes)), args.work)
+    if args.build_only:
+        for size in sorted(sizes):
+            data_dir = args.work / f"index-{size}"
+            if args.rebuild and data_dir.exists():
+                shutil.rmtree(data_dir)
+            if (data_dir / BUILD_PROGRESS).is_file() or not (args.work / f"index-{size}.ids.json").exists():
+                wall, cpu = build_index(data_dir, size, corpus, embedder.name)
+                print(f"{size} chunks built in {wall:.0f} s ({cpu:.0f} s CPU)")  # noqa: T201
+        return 0
     all_questions = questions()
     asks = all_questions[: args.asks]
     recall_questions = all_questions[: args.recall_queries]

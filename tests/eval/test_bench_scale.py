@@ -139,3 +139,51 @@ def test_the_benchmark_runs_end_to_end_on_a_tiny_index(tmp_path: Path) -> None:
     lexical = LexicalIndex(data_dir / "bm25")
     assert lexical.count() == 300
     assert lexical.doc_ids() == doc_ids
+
+
+def test_a_stopped_build_continues_from_its_last_checkpoint(
+    pool: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build interrupted between checkpoints, then run again, leaves what one clean build leaves."""
+    real = np.random.default_rng(3).normal(size=(30, 8)).astype(np.float32)
+    real /= np.linalg.norm(real, axis=1, keepdims=True)
+    corpus = Corpus(pool=pool, real=real, dim=8)
+    size = 10 * CHUNKS_PER_DOC
+    clean = tmp_path / "clean" / "index"
+    bench_scale.build_index(clean, size, corpus, "m", batch_docs=2, checkpoint_batches=2)
+    want_ids = json.loads((clean.parent / "index.ids.json").read_text())
+
+    stopped = tmp_path / "stopped" / "index"
+    real_documents = bench_scale.documents
+    calls = {"n": 0}
+
+    def documents_failing_on_the_fourth_batch(*args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 4:  # after the checkpoint at batch 2 and batch 3's writes
+            raise KeyboardInterrupt
+        return real_documents(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bench_scale, "documents", documents_failing_on_the_fourth_batch)
+    with pytest.raises(KeyboardInterrupt):
+        bench_scale.build_index(stopped, size, corpus, "m", batch_docs=2, checkpoint_batches=2)
+    progress = json.loads((stopped / bench_scale.BUILD_PROGRESS).read_text())
+    assert progress["docs"] == 4 and progress["position"] == 4 * CHUNKS_PER_DOC
+    assert not (stopped.parent / "index.ids.json").exists()
+
+    monkeypatch.setattr(bench_scale, "documents", real_documents)
+    calls["n"] = 0
+    bench_scale.build_index(stopped, size, corpus, "m", batch_docs=2, checkpoint_batches=2)
+    assert json.loads((stopped.parent / "index.ids.json").read_text()) == want_ids
+    assert not (stopped / bench_scale.BUILD_PROGRESS).exists()
+    for directory in (clean, stopped):
+        catalog = Catalog(directory / "catalog.sqlite")
+        vector = VectorIndex(directory / "chroma")
+        lexical = LexicalIndex(directory / "bm25")
+        try:
+            assert catalog.count() == 10 and not catalog.unfinished()
+            assert vector.count() == size and lexical.count() == size
+            assert {e.id for e in catalog.entries()} == vector.doc_ids() == lexical.doc_ids()
+        finally:
+            vector.close()
+            lexical.close()
+            catalog.close()
