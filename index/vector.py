@@ -1,4 +1,9 @@
-"""The dense index: chunk embeddings in a Chroma collection, through llama-index's ``ChromaVectorStore``.
+"""The dense index: chunk embeddings in a Chroma collection, written through llama-index's ``ChromaVectorStore``.
+
+Writes go through llama-index (its node format: the text as the Chroma document, the node as JSON in the
+metadata). Reads (``search``, ``chunks``) query the collection directly and read that format back: importing
+llama-index costs about 3 s, which a process that only answers (``assistant serve`` at start) does not pay
+until its first write.
 
 Chroma runs embedded (``PersistentClient`` on a directory) or as a server
 (``HttpClient`` for ``url="http://host:port"``). The collection uses the
@@ -11,28 +16,23 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
-from llama_index.core.vector_stores.types import (
-    FilterOperator,
-    MetadataFilter,
-    MetadataFilters,
-    VectorStoreQuery,
-)
-from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from assistant.types import Chunk, Passage
 from index.errors import ChromaUnavailable, IndexStoreError
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
 
 _LOCKED_TRIES = 6  # waits of 0.1, 0.2, 0.4, 0.8, 1.6 s at most, for a SQLite write lock held a moment
 
@@ -64,6 +64,8 @@ def _is_flat(value: object) -> bool:
 
 
 def _to_node(chunk: Chunk, embedding: np.ndarray) -> TextNode:
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
     metadata: dict[str, Any] = {_DOC_KEY: chunk.doc_id, "start": chunk.start, "end": chunk.end}
     extra: dict[str, Any] = {}
     for key, value in chunk.meta.items():
@@ -84,26 +86,30 @@ def _to_node(chunk: Chunk, embedding: np.ndarray) -> TextNode:
     )
 
 
-def _to_chunk(node: BaseNode) -> Chunk:
-    metadata = dict(node.metadata)
+def _to_chunk(row_id: str, text: str | None, stored: dict[str, Any]) -> Chunk:
+    """The chunk of one Chroma row written by ``add``: its metadata is the node's (kept as JSON by llama-index's
+    store, None values included), its text the row's document."""
+    node_json = stored.get("_node_content")
+    node = json.loads(node_json) if isinstance(node_json, str) else {}
+    metadata = dict(node.get("metadata") or stored)
     meta = {k: v for k, v in metadata.items() if k not in _RESERVED}
     if metadata.get(_EXTRA_KEY):
         meta.update(json.loads(metadata[_EXTRA_KEY]))
     return Chunk(
-        id=node.node_id,
-        doc_id=str(metadata.get(_DOC_KEY) or node.ref_doc_id or ""),
-        text=node.get_content(),
+        id=str(node.get("id_") or row_id),
+        doc_id=str(metadata.get(_DOC_KEY) or stored.get("ref_doc_id") or ""),
+        text=text or "",
         start=int(metadata["start"]),
         end=int(metadata["end"]),
         meta=meta,
     )
 
 
-def _doc_filter(doc_ids: Collection[str]) -> MetadataFilters:
+def _doc_filter(doc_ids: Collection[str]) -> dict[str, Any]:
     ids = sorted(doc_ids)
     if len(ids) == 1:
-        return MetadataFilters(filters=[MetadataFilter(key=_DOC_KEY, value=ids[0], operator=FilterOperator.EQ)])
-    return MetadataFilters(filters=[MetadataFilter(key=_DOC_KEY, value=ids, operator=FilterOperator.IN)])
+        return {_DOC_KEY: {"$eq": ids[0]}}
+    return {_DOC_KEY: {"$in": ids}}
 
 
 class VectorIndex:
@@ -167,7 +173,7 @@ class VectorIndex:
             self._batch = max(1, min(limit, batch_size) if limit > 0 else batch_size)
         self._check_space()
         self._apply_ef_search(ef_search)
-        self._store = ChromaVectorStore(chroma_collection=self._collection)
+        self._writer: ChromaVectorStore | None = None
         self._client = client
 
     def close(self) -> None:
@@ -185,6 +191,15 @@ class VectorIndex:
 
     # ------------------------------------------------------------------ writes
 
+    @property
+    def _store(self) -> ChromaVectorStore:
+        """llama-index's store over the collection, made on the first write."""
+        if self._writer is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._writer = ChromaVectorStore(chroma_collection=self._collection)
+        return self._writer
+
     def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         """Store chunks with their precomputed embeddings; a chunk id already present is replaced."""
         vectors = np.asarray(embeddings, dtype=np.float32)
@@ -192,7 +207,7 @@ class VectorIndex:
             raise ValueError(f"{len(chunks)} chunks but embeddings of shape {vectors.shape}")
         for i in range(0, len(chunks), self._batch):
             part = chunks[i : i + self._batch]
-            nodes: list[BaseNode] = [_to_node(c, v) for c, v in zip(part, vectors[i : i + self._batch], strict=True)]
+            nodes: list[Any] = [_to_node(c, v) for c, v in zip(part, vectors[i : i + self._batch], strict=True)]
             with self._guard():
                 self._store.delete_nodes(node_ids=[c.id for c in part])
                 self._store.add(nodes)
@@ -237,18 +252,24 @@ class VectorIndex:
         available = self.count()
         if available == 0:
             return []
-        query = VectorStoreQuery(
-            query_embedding=[float(x) for x in np.asarray(embedding, dtype=np.float32).ravel()],
-            similarity_top_k=min(top_k, available),
-            filters=_doc_filter(doc_ids) if doc_ids is not None else None,
-        )
+        query: dict[str, Any] = {
+            "query_embeddings": [np.asarray(embedding, dtype=np.float32).ravel().tolist()],
+            "n_results": min(top_k, available),
+            "include": ["documents", "metadatas", "distances"],
+        }
+        if doc_ids is not None:
+            query["where"] = _doc_filter(doc_ids)
         with self._guard():
-            result = self._store.query(query)
-        passages = []
-        for node, similarity in zip(result.nodes or [], result.similarities or [], strict=True):
-            # the store reports exp(-distance); the cosine distance is 1 - cosine similarity
-            cosine = 1.0 + math.log(similarity) if similarity > 0 else -1.0
-            passages.append(Passage(chunk=_to_chunk(node), score=cosine))
+            result = self._collection.query(**query)
+        rows = zip(
+            result["ids"][0],
+            (result["documents"] or [[]])[0],
+            (result["metadatas"] or [[]])[0],
+            (result["distances"] or [[]])[0],
+            strict=True,
+        )
+        # the cosine distance is 1 - cosine similarity
+        passages = [Passage(chunk=_to_chunk(i, t, dict(m or {})), score=1.0 - float(d)) for i, t, m, d in rows]
         passages.sort(key=lambda p: p.score, reverse=True)
         return passages
 
@@ -273,8 +294,9 @@ class VectorIndex:
     def chunks(self, doc_id: str) -> list[Chunk]:
         """The chunks of ``doc_id``, ordered by start offset."""
         with self._guard():
-            nodes = self._store.get_nodes(node_ids=None, filters=_doc_filter([doc_id]))  # type: ignore[arg-type]
-        return sorted((_to_chunk(n) for n in nodes), key=lambda c: (c.start, c.end))
+            rows = self._collection.get(where=_doc_filter([doc_id]), include=["documents", "metadatas"])
+        found = zip(rows["ids"], rows["documents"] or [], rows["metadatas"] or [], strict=True)
+        return sorted((_to_chunk(i, t, dict(m or {})) for i, t, m in found), key=lambda c: (c.start, c.end))
 
     # ------------------------------------------------------------------ internals
 

@@ -196,3 +196,46 @@ def test_server_going_away_is_reported(tmp_path: Path, vectors: dict[str, np.nda
         server.stop()
     with pytest.raises(ChromaUnavailable, match="lost the Chroma server"):
         index.search(vectors[GAMMA[0].id], 1)
+
+
+def test_reading_imports_no_llama_index_until_the_first_write(tmp_path: Path) -> None:
+    """Opening and searching an index (what `assistant serve` does at start) leaves llama-index unimported; the
+    first write imports it and writes llama-index's node format, which the reads then return whole."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from pathlib import Path
+import numpy as np
+from index.vector import VectorIndex
+from tests.index.helpers import make_chunks
+
+path, mode = Path(sys.argv[1]), sys.argv[2]
+chunks = make_chunks("doc", ["first chunk", "second chunk"], page=2)
+vectors = np.eye(2, 8, dtype=np.float32)
+index = VectorIndex(path)
+if mode == "write":
+    index.add(chunks, vectors)
+else:
+    hits = index.search(vectors[1], 2)
+    assert [h.chunk for h in hits] == [chunks[1], chunks[0]], hits
+    assert index.chunks("doc") == chunks
+    print("after reads:", any(m.startswith("llama_index") for m in sys.modules))
+    index.delete("doc")
+    print("after a write:", any(m.startswith("llama_index") for m in sys.modules))
+    assert index.count() == 0
+index.close()
+"""
+    root = Path(__file__).resolve().parents[2]
+    for mode in ("write", "read"):  # each in a fresh process
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "chroma"), mode],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=root,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert "after reads: False" in done.stdout
+    assert "after a write: True" in done.stdout
