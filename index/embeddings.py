@@ -1,4 +1,5 @@
-"""Sentence embeddings with a local sentence-transformers model (all-MiniLM-L6-v2 by default)."""
+"""Sentence embeddings with a local sentence-transformers model (all-MiniLM-L6-v2 by default), run by ONNX Runtime
+(index/onnx_embedding.py) or by sentence-transformers on torch."""
 
 from __future__ import annotations
 
@@ -70,9 +71,14 @@ def _plain_counter(tokenizer: Any) -> Any:
     return counter
 
 
-# Backends sentence-transformers offers on the CPU, by the name the setting ASSISTANT_EMBED_BACKEND takes: the
-# ONNX ones are optimum's graph levels (O4 is fp16, for GPUs). Measured against torch in docs/embeddings.md.
-BACKENDS = ("torch", "onnx", "onnx-O1", "onnx-O2", "onnx-O3", "openvino")
+# Backends by the name the setting ASSISTANT_EMBED_BACKEND takes. ``onnxruntime``: our own ONNX Runtime runner,
+# torch-free once exported (index/onnx_embedding.py), the default: lowest cosine to torch and time against torch in
+# docs/embeddings.md ("A torch-free backend"). The others are sentence-transformers' backends: torch, and optimum's
+# ONNX graph levels (O4 is fp16, for GPUs) and OpenVINO, which need optimum (not installable beside transformers 5).
+ONNXRUNTIME = "onnxruntime"
+BACKENDS = (ONNXRUNTIME, "torch", "onnx", "onnx-O1", "onnx-O2", "onnx-O3", "openvino")
+SENTENCE_TRANSFORMERS_BACKENDS = ("torch", "onnx", "onnx-O1", "onnx-O2", "onnx-O3", "openvino")
+DEFAULT_BACKEND = ONNXRUNTIME
 
 
 def exportable_copy(location: str, cache_dir: Path) -> Path:
@@ -104,8 +110,8 @@ def load_backend(location: str, backend: str, cache_dir: Path) -> Any:
     """
     from sentence_transformers import SentenceTransformer
 
-    if backend not in BACKENDS or backend == "torch":
-        raise ValueError(f"unknown embedding backend {backend!r}; one of {', '.join(BACKENDS)}")
+    if backend not in SENTENCE_TRANSFORMERS_BACKENDS or backend == "torch":
+        raise ValueError(f"not an optimum backend: {backend!r}; one of {', '.join(SENTENCE_TRANSFORMERS_BACKENDS[1:])}")
     path = exportable_copy(location, cache_dir)
     kind, _, level = backend.partition("-")
 
@@ -135,9 +141,10 @@ def default_cache_dir() -> Path:
     return Path(root) / "assistant" / "embed"
 
 
-# Question-time embedding (``embed_query``) runs torch with this many intra-op threads: on this 2-core machine torch's
-# default (one per core) spun the second thread, e.g. one short query 14-15 ms of CPU with 1 thread against
-# 341-352 ms with 2 under load (docs/answer-speed.md, "Question-time embedding"); ``embed`` (ingest) keeps torch's.
+# Question-time embedding (``embed_query``) runs the model with this many intra-op threads: on this 2-core machine
+# torch's default (one per core) spun the second thread, e.g. one short query 14-15 ms of CPU with 1 thread against
+# 341-352 ms with 2 under load (docs/answer-speed.md, "Question-time embedding"); ``embed`` (ingest) keeps the
+# backend's default (one per core). ONNX Runtime: a session of its own with 1 thread (docs/embeddings.md).
 QUERY_THREADS = 1
 # Query vectors kept per Embedder (least recently used dropped): a question is embedded by each retrieval and
 # again by the answerer; an entry is 384 float32 (1.5 kB), so 512 of them cost under 1 MB.
@@ -147,12 +154,14 @@ QUERY_CACHE = 512
 class Embedder:
     """A sentence-transformers model on the CPU, producing L2-normalised float32 vectors.
 
-    ``model`` is any sentence-transformers name or local path; ``""`` selects the
-    bundled all-MiniLM-L6-v2. ``backend`` (``BACKENDS``) runs a local model through ONNX Runtime or OpenVINO,
-    exported once into ``cache_dir``; when that fails (a package missing, an export error) it runs on torch and
-    says so in the log. ``embed_query`` keeps the vectors of the last ``query_cache`` query texts (the same text
-    gives the same vector: one model per Embedder) and runs torch with ``query_threads`` intra-op threads (0:
-    torch's default).
+    ``model`` is any sentence-transformers name or local path; ``""`` selects the bundled all-MiniLM-L6-v2.
+    ``backend`` (``BACKENDS``): ``onnxruntime`` (the default, ``DEFAULT_BACKEND``) runs a local transformer with
+    mean pooling through ONNX Runtime without torch (index/onnx_embedding.py), exported once from the local weights
+    into ``cache_dir``; ``onnx``/``onnx-O1..3``/``openvino`` are sentence-transformers' own exports (they need
+    optimum); ``torch`` is sentence-transformers on torch. When a backend cannot be had (another kind of model, a
+    package missing, an export error) the model runs on torch and the log says so. ``embed_query`` keeps the
+    vectors of the last ``query_cache`` query texts (the same text gives the same vector: one model per Embedder)
+    and runs with ``query_threads`` intra-op threads (0: the backend's default).
     """
 
     def __init__(
@@ -160,42 +169,50 @@ class Embedder:
         model: str = "",
         *,
         batch_size: int = 32,
-        backend: str = "torch",
+        backend: str = DEFAULT_BACKEND,
         cache_dir: Path | None = None,
         query_threads: int = QUERY_THREADS,
         query_cache: int = QUERY_CACHE,
     ) -> None:
         _offline()
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
         default = default_model_path()
         location = model or default
         is_default = not model or Path(model).resolve() == Path(default).resolve()
+        if backend not in BACKENDS:
+            raise ModelUnavailable(f"unknown embedding backend {backend!r}; one of {', '.join(BACKENDS)}")
         self.backend = "torch"
-        self._model: Any = None
+        self._model: Any = None  # a SentenceTransformer, or an onnx_embedding.OnnxModel (backend onnxruntime)
+        self._local = threading.local()
         if backend != "torch":
-            if backend not in BACKENDS:
-                raise ModelUnavailable(f"unknown embedding backend {backend!r}; one of {', '.join(BACKENDS)}")
             try:
                 if not Path(location).is_dir():
                     raise ModelUnavailable("exports are built from a local model directory only")
-                self._model = load_backend(location, backend, cache_dir or default_cache_dir())
+                if backend == ONNXRUNTIME:
+                    from index import onnx_embedding
+
+                    self._model = onnx_embedding.load(location, cache_dir or default_cache_dir())
+                else:
+                    self._model = load_backend(location, backend, cache_dir or default_cache_dir())
                 self.backend = backend
             except Exception as exc:
                 log.warning("embedding backend %s unavailable (%s); using torch", backend, str(exc).splitlines()[0])
-        try:
-            if self.backend == "torch":
+        if self.backend == "torch":
+            try:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
                 self._model = SentenceTransformer(location, device="cpu", local_files_only=Path(location).is_dir())
-        except Exception as exc:
-            raise ModelUnavailable(f"cannot load the embedding model {location!r}: {exc}") from exc
+            except Exception as exc:
+                raise ModelUnavailable(f"cannot load the embedding model {location!r}: {exc}") from exc
         self.name: str = DEFAULT_MODEL_NAME if is_default else model
-        dim = self._model.get_embedding_dimension()
+        if self.backend == ONNXRUNTIME:
+            dim, window = self._model.dim, self._model.max_tokens
+        else:
+            dim, window = self._model.get_embedding_dimension(), self._model.max_seq_length
         if not dim:
             raise ModelUnavailable(f"the model {location!r} does not report an embedding dimension")
         self.dim: int = int(dim)
-        window = self._model.max_seq_length
         if not window:
             raise ModelUnavailable(f"the model {location!r} does not report its maximum sequence length")
         self.max_tokens: int = int(window)
@@ -206,9 +223,13 @@ class Embedder:
         self._queries_lock = threading.Lock()
         # the Rust tokenizer itself, without truncation or padding, counts word pieces for the chunker: the same
         # counts as the Python tokenizer's call (tests/index/test_embeddings.py) at about 0.65x its time per call
-        # (2,827 SciFact sentences: 7.2 s -> 4.6 s one by one, 4.4 s in one batch, on the loaded 2-core machine)
-        self._counter: Any = _plain_counter(self._model.tokenizer)
-        log.info("loaded embedding model %s (dim %d, window %d)", self.name, self.dim, self.max_tokens)
+        # (2,827 SciFact sentences: 7.2 s -> 4.6 s one by one, 4.4 s in one batch, on the loaded 2-core machine);
+        # the ONNX Runtime backend reads the same tokenizer.json (the same counts: tests/index/test_onnx_embedding.py)
+        onnx = self.backend == ONNXRUNTIME
+        self._counter: Any = self._model.counter if onnx else _plain_counter(self._model.tokenizer)
+        log.info(
+            "loaded embedding model %s (dim %d, window %d, %s)", self.name, self.dim, self.max_tokens, self.backend
+        )
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for ``text``, special tokens included, without truncation."""
@@ -230,6 +251,11 @@ class Embedder:
         """Embed ``texts`` as an (n, dim) float32 array of unit vectors (longer texts are truncated)."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.backend == ONNXRUNTIME:
+            threads = getattr(self._local, "threads", None)
+            return self._model.encode(
+                list(texts), batch_size=self.batch_size, show_progress_bar=progress, threads=threads
+            )
         vectors = self._model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -241,7 +267,7 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query as a (dim,) float32 unit vector (a copy of the kept one when ``text`` was embedded
-        lately), with ``query_threads`` torch threads."""
+        lately), with ``query_threads`` intra-op threads."""
         with self._queries_lock:
             kept = self._queries.get(text)
             if kept is not None:
@@ -264,10 +290,22 @@ class Embedder:
 
     @contextlib.contextmanager
     def threads(self, n: int) -> Iterator[None]:
-        """Run torch with ``n`` intra-op threads in the calling thread while inside (0, or another backend than
-        torch: unchanged). torch's setting is per OS thread for threads that exist (OpenMP) and is put back on
-        leaving, so an ingest running in another thread keeps its own."""
-        if n <= 0 or self.backend != "torch":
+        """Run the model with ``n`` intra-op threads in the calling thread while inside (0, or an optimum backend:
+        unchanged). ONNX Runtime: ``embed`` in this thread uses a session of ``n`` threads (created on first use).
+        torch: its setting is per OS thread for threads that exist (OpenMP) and is put back on leaving. Either way
+        an ingest running in another thread keeps its own."""
+        if n <= 0:
+            yield
+            return
+        if self.backend == ONNXRUNTIME:
+            previous_n = getattr(self._local, "threads", None)
+            self._local.threads = n
+            try:
+                yield
+            finally:
+                self._local.threads = previous_n
+            return
+        if self.backend != "torch":
             yield
             return
         import torch

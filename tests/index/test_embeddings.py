@@ -23,6 +23,7 @@ def test_model_attributes(embedder: Embedder) -> None:
     assert embedder.name == DEFAULT_MODEL_NAME
     assert embedder.dim == 384
     assert embedder.max_tokens == 256
+    assert embedder.backend == "onnxruntime"  # the default, exported into the cache (make install builds it)
 
 
 def test_embed_returns_unit_float32_rows(embedder: Embedder) -> None:
@@ -82,11 +83,19 @@ _COUNT_TEXTS = [
 ]
 
 
-def test_count_tokens_equals_the_tokenizers_own_call(embedder: Embedder) -> None:
-    """The fast count (the Rust tokenizer without truncation) is the Python tokenizer's count, text for text."""
-    tokenizer = embedder._model.tokenizer
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    """The model on sentence-transformers and torch (``backend="torch"``; the default is ONNX Runtime)."""
+    return Embedder(backend="torch")
+
+
+def test_count_tokens_equals_the_tokenizers_own_call(embedder: Embedder, torch_embedder: Embedder) -> None:
+    """The fast count (the Rust tokenizer without truncation) is the Python tokenizer's count, text for text, on
+    either backend."""
+    tokenizer = torch_embedder._model.tokenizer
     for text in _COUNT_TEXTS:
         expected = len(tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+        assert torch_embedder.count_tokens(text) == expected, text[:40]
         assert embedder.count_tokens(text) == expected, text[:40]
 
 
@@ -122,47 +131,60 @@ class _Recording:
         return self.model.encode(texts, **kwargs)
 
 
+@pytest.fixture(params=["default", "torch"])
+def cached(request: pytest.FixtureRequest, embedder: Embedder, torch_embedder: Embedder) -> Embedder:
+    """The query cache's embedder: the default backend's, and torch's."""
+    return embedder if request.param == "default" else torch_embedder
+
+
 @pytest.fixture
-def recording(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Recording]:
-    embedder.forget_queries()
-    recorder = _Recording(embedder._model)
-    monkeypatch.setattr(embedder, "_model", recorder)
+def recording(cached: Embedder, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Recording]:
+    cached.forget_queries()
+    recorder = _Recording(cached._model)
+    monkeypatch.setattr(cached, "_model", recorder)
     yield recorder
-    embedder.forget_queries()
+    cached.forget_queries()
 
 
-def test_a_repeated_query_is_embedded_once(embedder: Embedder, recording: _Recording) -> None:
-    first = embedder.embed_query("How long does the ferry take to the island?")
-    again = embedder.embed_query("How long does the ferry take to the island?")
+def test_a_repeated_query_is_embedded_once(cached: Embedder, recording: _Recording) -> None:
+    first = cached.embed_query("How long does the ferry take to the island?")
+    again = cached.embed_query("How long does the ferry take to the island?")
     assert recording.texts == ["How long does the ferry take to the island?"]
     np.testing.assert_array_equal(first, again)
-    np.testing.assert_allclose(first, embedder.embed(["How long does the ferry take to the island?"])[0], atol=1e-5)
-    other = embedder.embed_query("Which harbour does the ferry leave from?")
+    np.testing.assert_allclose(first, cached.embed(["How long does the ferry take to the island?"])[0], atol=1e-5)
+    other = cached.embed_query("Which harbour does the ferry leave from?")
     assert len(recording.texts) == 3 and not np.array_equal(other, first)  # another text is embedded
 
 
-def test_a_kept_query_vector_cannot_be_changed_by_a_caller(embedder: Embedder, recording: _Recording) -> None:
-    vector = embedder.embed_query("When does the night train arrive?")
+def test_a_kept_query_vector_cannot_be_changed_by_a_caller(cached: Embedder, recording: _Recording) -> None:
+    vector = cached.embed_query("When does the night train arrive?")
     expected = vector.copy()
     vector *= 0  # a caller scaling its vector in place
-    np.testing.assert_array_equal(embedder.embed_query("When does the night train arrive?"), expected)
+    np.testing.assert_array_equal(cached.embed_query("When does the night train arrive?"), expected)
 
 
 def test_the_query_cache_drops_the_least_recently_used(
-    embedder: Embedder, recording: _Recording, monkeypatch: pytest.MonkeyPatch
+    cached: Embedder, recording: _Recording, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(embedder, "_query_cache", 2)
+    monkeypatch.setattr(cached, "_query_cache", 2)
     for text in ["heron", "swallow", "heron", "marathon"]:  # "swallow" is the least recently used when full
-        embedder.embed_query(text)
+        cached.embed_query(text)
     assert recording.texts == ["heron", "swallow", "marathon"]
-    embedder.embed_query("heron")
+    cached.embed_query("heron")
     assert recording.texts == ["heron", "swallow", "marathon"]  # kept
-    embedder.embed_query("swallow")
+    cached.embed_query("swallow")
     assert recording.texts == ["heron", "swallow", "marathon", "swallow"]  # dropped, embedded again
 
 
-def test_queries_run_on_one_torch_thread_and_ingest_on_torch_s_own(embedder: Embedder, recording: _Recording) -> None:
+def test_queries_run_on_one_torch_thread_and_ingest_on_torch_s_own(
+    torch_embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
+
+    recording = _Recording(torch_embedder._model)
+    monkeypatch.setattr(torch_embedder, "_model", recording)
+    torch_embedder.forget_queries()
+    embedder = torch_embedder
 
     before = torch.get_num_threads()
     try:
