@@ -1,15 +1,17 @@
 """Side-by-side benchmark: our pipeline against a plain llama-index pipeline, on the same BEIR data.
 
 ``python -m eval.bench`` (or ``make bench``) indexes a SciFact subset twice per
-repeat, in the same process and with the same all-MiniLM-L6-v2 model (loaded
-once, shared):
+repeat, in the same process, both sides with all-MiniLM-L6-v2 (each model loaded once):
 
 * **ours**: ``assistant.service.Assistant`` over a fresh temporary data dir
   (``ingest_documents``, ``retrieve``, extractive ``ask`` on a sample);
 * **llama-index**: ``VectorStoreIndex`` over llama-index ``Document``s with the
   default ``SentenceSplitter``, a ``ChromaVectorStore`` on an embedded
   ``PersistentClient`` in a temporary dir, and ``index.as_retriever``; its
-  embedding model is a ``BaseEmbedding`` that calls our ``Embedder``.
+  embedding model is a ``BaseEmbedding`` that calls an ``Embedder`` on torch
+  (sentence-transformers, what a llama-index user of this model gets), while
+  ours runs on the backend of our settings (``embed_backend``, ONNX Runtime by
+  default: docs/embeddings.md).
 
 Both are scored the same way (nDCG@10 on the document ranking, each document at
 its best chunk) and the report gives medians over repeats plus the ratios
@@ -460,9 +462,11 @@ def run_bench(
     top_k: int = 20,
     ask_sample: int = 30,
     progress: bool = False,
+    baseline_embedder: Embedder | None = None,
     **settings_overrides: object,
 ) -> dict[str, Any]:
-    """Run both pipelines ``repeats`` times on ``data`` (alternating which goes first) and summarise.
+    """Run both pipelines ``repeats`` times on ``data`` (alternating which goes first) and summarise: ours with
+    ``embedder``, llama-index with ``baseline_embedder`` (``embedder`` too when not given).
 
     Returns a JSON-ready dict: ``pipelines`` (medians per pipeline), ``ratios``
     (median over repeats of ours / llama-index), ``repeats_detail`` and the context.
@@ -471,7 +475,9 @@ def run_bench(
         raise EvalError(f"repeats must be at least 1, not {repeats}")
     settings = get_settings(**settings_overrides)
     ask_queries = sample_evenly([data.queries[q] for q in data.queries], ask_sample)
-    embedder.embed(["warm-up"] * 4)  # first-call costs of the shared model go to neither pipeline
+    baseline = baseline_embedder or embedder
+    embedder.embed(["warm-up"] * 4)  # first-call costs of the models go to neither pipeline
+    baseline.embed(["warm-up"] * 4)
     details: list[dict[str, dict[str, float]]] = []
     for repeat in tqdm(range(repeats), desc="repeats", unit="run", disable=not progress):
         order = [OURS, BASELINE] if repeat % 2 == 0 else [BASELINE, OURS]
@@ -483,7 +489,7 @@ def run_bench(
                     data, embedder, top_k=top_k, ask_queries=ask_queries, progress=progress, **settings_overrides
                 )
             else:
-                run = run_llama_index(data, embedder, top_k=top_k, progress=progress)
+                run = run_llama_index(data, baseline, top_k=top_k, progress=progress)
             measured[name] = run.metrics()
         details.append(measured)
     pipelines = {name: _medians([d[name] for d in details]) for name in (OURS, BASELINE)}
@@ -501,6 +507,7 @@ def run_bench(
         "top_k": top_k,
         "model": embedder.name,
         "embed_batch_size": embedder.batch_size,
+        "embed_backends": {OURS: embedder.backend, BASELINE: baseline.backend},
         "torch_threads": _torch_threads(),
         "rss_source": rss_source(),
         "process_peak_rss_mb": _rusage_peak_mb(),
@@ -517,6 +524,11 @@ def run_bench(
         "ratios": ratios,
         "repeats_detail": details,
     }
+
+
+def _backends(report: dict[str, Any]) -> str:
+    backends = report.get("embed_backends") or {}
+    return ", ".join(f"{side}: {backend}" for side, backend in backends.items()) or "one model, shared"
 
 
 def _torch_threads() -> int:
@@ -564,8 +576,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"## Benchmark: ours vs plain llama-index on {report['dataset']}",
         "",
         f"{report['documents']} documents, {report['queries']} test queries, {report['repeats']} repeats "
-        f"(medians), top_k {report['top_k']} chunks, model {report['model']} (shared, batch "
-        f"{report['embed_batch_size']}), {report['torch_threads']} torch threads, RSS via {report['rss_source']}.",
+        f"(medians), top_k {report['top_k']} chunks, model {report['model']} (batch {report['embed_batch_size']}; "
+        f"run by {_backends(report)}), {report['torch_threads']} torch threads, RSS via {report['rss_source']}.",
         "",
         "| metric | ours | llama-index | ours / llama-index |",
         "| --- | ---: | ---: | ---: |",
@@ -627,7 +639,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     log.info("%s: %d documents, %d queries", data.name, len(data.docs), len(data.queries))
     settings = get_settings()
-    embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)  # loaded once, shared
+    # each side's model, loaded once: ours on our settings' backend (ONNX Runtime by default), llama-index's on torch
+    # (sentence-transformers), as a llama-index user of this model runs it
+    embedder = Embedder(
+        settings.embed_model,
+        batch_size=settings.embed_batch_size,
+        backend=settings.embed_backend,
+        cache_dir=settings.embed_cache_dir,
+    )
+    baseline_embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size, backend="torch")
     report = run_bench(
         data,
         embedder,
@@ -635,6 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         top_k=args.top_k,
         ask_sample=args.ask_sample,
         progress=not args.quiet,
+        baseline_embedder=baseline_embedder,
     )
     md_path, json_path = write_report(report, args.out)
     log.info("wrote %s and %s", md_path, json_path)

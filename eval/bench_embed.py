@@ -5,11 +5,19 @@ embeds the very texts it indexed (each chunk's ``indexed_text``) with the bare m
 same process with the same loaded model, alternating which goes first; the pipeline's overhead is its time over
 the bare model's, minus one (target: at most 10 %). ``--profile`` adds where the pipeline's time goes.
 
-``python -m eval.bench_embed backends`` embeds a sample of the same chunk texts with torch, ONNX Runtime (plain
-export and optimum's O1-O4 graphs, and a dynamically quantised int8 copy) and OpenVINO, each built locally from the
-packaged weights into ``--cache`` (never downloaded), and reports each one's time beside torch's (measured in the
-same repeat, rotating the order) and the lowest cosine between its vector and torch's over the sample. Backends
-whose packages (optimum, onnx, openvino) are missing are reported as such.
+``python -m eval.bench_embed backends`` embeds a sample of the same chunk texts with torch, our torch-free ONNX
+Runtime runner (``onnxruntime``: index/onnx_embedding.py, its graph fused by onnxruntime's optimizer, and
+``onnxruntime-plain``: the export as torch wrote it), sentence-transformers' ONNX Runtime backends (optimum's plain
+export and O1-O4 graphs, and a dynamically quantised int8 copy) and OpenVINO, each built locally from the packaged
+weights into ``--cache`` (never downloaded), and reports each one's time (wall and CPU) beside torch's (measured in
+the same repeat, rotating the order), the CPU time of ``--queries`` questions embedded one at a time on one thread,
+and the lowest cosine between its vector and torch's over the chunks and ``--agreement-texts`` texts of each other
+set (sentences of the shared corpora, questions of the eval sets, sentences of the demo corpus). Backends whose
+packages (optimum, onnx, openvino) are missing are reported as such.
+
+``python -m eval.bench_embed startup`` times ``import`` + constructing an ``Embedder`` (and one embedding) in a
+fresh process for each of ``--backends`` (CPU and wall, alternating, ``--repeats`` times), and lists which of
+torch, transformers, sentence_transformers and sklearn that process imported.
 
 Writes ``reports/embed.{md,json}`` (``--out``). Figures and the decisions taken from them: docs/embeddings.md.
 """
@@ -22,7 +30,9 @@ import json
 import logging
 import os
 import pstats
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,11 +46,13 @@ from assistant.config import get_settings
 from assistant.service import Assistant
 from eval.bench import DEFAULT_DATASET, BenchData, configure_threads, load_bench_data
 from eval.errors import EvalError
-from index.embeddings import BACKENDS, Embedder, default_model_path, exportable_copy, load_backend
+from index import onnx_embedding
+from index.embeddings import SENTENCE_TRANSFORMERS_BACKENDS, Embedder, default_model_path, exportable_copy, load_backend
 from ingest.chunking import chunk_document
 
 log = logging.getLogger(__name__)
 
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = Path("reports") / "embed.md"
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "assistant-embed-backends"
 AGREEMENT = 0.999  # lowest cosine to torch's vector, over every text of the sample, for a backend to be kept
@@ -162,10 +174,22 @@ def sample_texts(data: BenchData, embedder: Embedder, n: int) -> list[str]:
     return texts[:n]
 
 
+class OrtAdapter:
+    """An ``onnx_embedding.OnnxModel`` called as sentence-transformers' ``encode`` is (its vectors are unit
+    vectors already)."""
+
+    def __init__(self, model: onnx_embedding.OnnxModel) -> None:
+        self.model = model
+
+    def encode(self, texts: list[str], *, batch_size: int = 32, threads: int | None = None, **_: Any) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, threads=threads)
+
+
 def build_backends(cache: Path, names: Sequence[str]) -> dict[str, Callable[[], Any]]:
     """For each backend name, a loader of the model (exported into ``cache`` on first use). Besides
-    ``index.embeddings.BACKENDS``: ``onnx-O4`` (optimum's fp16 level, meant for GPUs) and ``onnx-int8`` (dynamic
-    int8 quantisation for AVX-512 VNNI), measured but not offered."""
+    ``index.embeddings.BACKENDS``: ``onnxruntime-plain`` (our runner on the export without onnxruntime's
+    optimizer), ``onnx-O4`` (optimum's fp16 level, meant for GPUs) and ``onnx-int8`` (dynamic int8 quantisation for
+    AVX-512 VNNI), measured but not offered."""
     from sentence_transformers import SentenceTransformer
 
     location = default_model_path()
@@ -174,6 +198,14 @@ def build_backends(cache: Path, names: Sequence[str]) -> dict[str, Callable[[], 
         if name == "torch":
             return lambda: SentenceTransformer(location, device="cpu", local_files_only=True)
         return lambda: load_backend(location, name, cache)
+
+    def ours(optimize: bool) -> Callable[[], Any]:
+        def load() -> Any:
+            recipe = onnx_embedding.read_recipe(location)
+            graph = onnx_embedding.export_model(recipe, cache, optimize=optimize)
+            return OrtAdapter(onnx_embedding.OnnxModel(recipe, graph))
+
+        return load
 
     def extra(file: str, export: Callable[[Any, str], None]) -> Callable[[], Any]:
         def load() -> Any:
@@ -196,7 +228,9 @@ def build_backends(cache: Path, names: Sequence[str]) -> dict[str, Callable[[], 
 
         export_dynamic_quantized_onnx_model(model, "avx512_vnni", path)
 
-    loaders = {name: offered(name) for name in BACKENDS}
+    loaders = {name: offered(name) for name in SENTENCE_TRANSFORMERS_BACKENDS}
+    loaders["onnxruntime"] = ours(True)
+    loaders["onnxruntime-plain"] = ours(False)
     loaders["onnx-O4"] = extra("model_O4.onnx", o4)
     loaders["onnx-int8"] = extra("model_qint8_avx512_vnni.onnx", int8)
     out: dict[str, Callable[[], Any]] = {}
@@ -207,10 +241,52 @@ def build_backends(cache: Path, names: Sequence[str]) -> dict[str, Callable[[], 
     return out
 
 
+def agreement_sets(n: int) -> dict[str, list[str]]:
+    """``n`` texts of each set the agreement is checked on besides the timed chunks: sentences of the shared
+    corpora (evenly spaced over ``eval.bench_scale.sentence_pool``), questions of the eval sets (interleaved), and
+    sentences of the demo corpus."""
+    from eval.bench_scale import _sentences, questions, sentence_pool
+
+    out: dict[str, list[str]] = {}
+    if n <= 0:
+        return out
+    pool = sentence_pool()
+    out["corpus sentences"] = pool[:: max(1, len(pool) // n)][:n]
+    out["questions"] = questions()[:n]
+    demo: list[str] = []
+    for path in sorted((REPO / "data" / "demo").glob("*.txt")):
+        demo.extend(_sentences(path.read_text(encoding="utf-8", errors="replace")))
+    out["demo sentences"] = demo[:n]
+    return out
+
+
+def _one_query(model: Any, name: str, text: str) -> None:
+    """Embed one question as ``Embedder.embed_query`` does: on one intra-op thread."""
+    if isinstance(model, OrtAdapter):
+        model.encode([text], batch_size=1, threads=1)
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model.encode([text], batch_size=1, normalize_embeddings=True)
+    finally:
+        torch.set_num_threads(previous)
+
+
 def measure_backends(
-    texts: Sequence[str], cache: Path, names: Sequence[str], *, repeats: int = 3, batch_size: int = 32
+    texts: Sequence[str],
+    cache: Path,
+    names: Sequence[str],
+    *,
+    repeats: int = 3,
+    batch_size: int = 32,
+    others: dict[str, list[str]] | None = None,
+    queries: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Each backend's time on ``texts`` beside torch's, and its agreement with torch's vectors."""
+    """Each backend's time (wall and CPU) on ``texts`` beside torch's, its CPU time on ``queries`` one at a time
+    on one thread, and its agreement with torch's vectors on ``texts`` and on each set of ``others``."""
     if "torch" not in names:
         names = ["torch", *names]
     models: dict[str, Any] = {}
@@ -225,37 +301,119 @@ def measure_backends(
             continue
         results[name] = {"load_s": time.perf_counter() - t0}
         models[name].encode(list(texts[:8]), batch_size=batch_size)  # warm-up
-    vectors: dict[str, np.ndarray] = {}
+        for q in queries[:2]:
+            _one_query(models[name], name, q)
+    sets = {"chunks": list(texts), **(others or {})}
+    vectors: dict[str, dict[str, np.ndarray]] = {name: {} for name in models}
+    for name in models:
+        for label, sample in sets.items():
+            if label != "chunks":
+                out = models[name].encode(list(sample), batch_size=batch_size, normalize_embeddings=True)
+                vectors[name][label] = np.asarray(out, dtype=np.float32)
     times: dict[str, list[float]] = {name: [] for name in models}
+    cpu: dict[str, list[float]] = {name: [] for name in models}
+    query_cpu: dict[str, list[float]] = {name: [] for name in models}
     ratios: dict[str, list[float]] = {name: [] for name in models}
+    cpu_ratios: dict[str, list[float]] = {name: [] for name in models}
+    query_ratios: dict[str, list[float]] = {name: [] for name in models}
     order = list(models)
     for repeat in range(repeats):
         rotated = order[repeat % len(order) :] + order[: repeat % len(order)]
-        this: dict[str, float] = {}
+        this: dict[str, tuple[float, float, float]] = {}
         for name in rotated:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = models[name].encode(list(texts), batch_size=batch_size, normalize_embeddings=True)
-            this[name] = time.perf_counter() - t0
-            times[name].append(this[name])
-            vectors[name] = np.asarray(out, dtype=np.float32)
-            log.info("repeat %d/%d: %s %.1f s", repeat + 1, repeats, name, this[name])
+            wall, spent = time.perf_counter() - t0, time.process_time() - c0
+            c0 = time.process_time()
+            for q in queries:
+                _one_query(models[name], name, q)
+            asked = time.process_time() - c0
+            this[name] = (wall, spent, asked)
+            times[name].append(wall)
+            cpu[name].append(spent)
+            query_cpu[name].append(asked)
+            vectors[name]["chunks"] = np.asarray(out, dtype=np.float32)
+            log.info("repeat %d/%d: %s %.1f s (%.1f s CPU), queries %.2f s CPU", repeat + 1, repeats, name, *this[name])
         for name in models:
-            ratios[name].append(this[name] / this["torch"])
+            ratios[name].append(this[name][0] / this["torch"][0])
+            cpu_ratios[name].append(this[name][1] / this["torch"][1])
+            if queries:
+                query_ratios[name].append(this[name][2] / this["torch"][2])
     reference = vectors["torch"]
     for name in models:
-        cosines = np.sum(vectors[name] * reference, axis=1)
+        lowest = {label: float(np.sum(vectors[name][label] * reference[label], axis=1).min()) for label in sets}
         results[name].update(
             {
                 "seconds": float(statistics.median(times[name])),
                 "vs_torch": float(statistics.median(ratios[name])),
-                "min_cosine": float(cosines.min()),
-                "agrees": bool(cosines.min() >= AGREEMENT),
+                "cpu_s": float(statistics.median(cpu[name])),
+                "cpu_vs_torch": float(statistics.median(cpu_ratios[name])),
+                "query_cpu_ms": 1000 * float(statistics.median(query_cpu[name])) / max(1, len(queries)),
+                "query_cpu_vs_torch": float(statistics.median(query_ratios[name])) if queries else None,
+                "min_cosine": min(lowest.values()),
+                "min_cosine_by_set": lowest,
+                "agrees": bool(min(lowest.values()) >= AGREEMENT),
                 "repeats_s": times[name],
+                "repeats_cpu_s": cpu[name],
             }
         )
     agreeing = [n for n in models if results[n]["agrees"]]
     fastest = min(agreeing, key=lambda n: results[n]["vs_torch"])
-    return {"texts": len(texts), "batch_size": batch_size, "backends": results, "fastest_agreeing": fastest}
+    return {
+        "texts": len(texts),
+        "agreement_texts": {label: len(sample) for label, sample in sets.items()},
+        "queries": len(queries),
+        "batch_size": batch_size,
+        "backends": results,
+        "fastest_agreeing": fastest,
+    }
+
+
+_STARTUP = """
+import resource, sys, time
+from pathlib import Path
+t0, c0 = time.perf_counter(), time.process_time()
+from index.embeddings import Embedder
+e = Embedder(backend=sys.argv[1], cache_dir=Path(sys.argv[2]))
+e.embed(["A made-up sentence about a lighthouse keeper."])
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+heavy = [m for m in ("torch", "transformers", "sentence_transformers", "sklearn") if m in sys.modules]
+print(e.backend, round(wall, 3), round(cpu, 3), ",".join(heavy) or "-")
+"""
+
+
+def measure_startup(cache: Path, names: Sequence[str], *, repeats: int = 3) -> dict[str, Any]:
+    """Wall and CPU seconds of ``import`` + ``Embedder(backend=...)`` + one ``embed`` in a fresh process, for each
+    backend (exports built beforehand), alternating which goes first; the modules of torch's stack it imported."""
+    for name in names:  # build any export first: startup is measured on a warm cache
+        subprocess.run([sys.executable, "-c", _STARTUP, name, str(cache)], cwd=REPO, check=True, capture_output=True)
+    rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in names}
+    heavy: dict[str, str] = {}
+    backend: dict[str, str] = {}
+    for repeat in range(repeats):
+        order = list(names) if repeat % 2 == 0 else list(reversed(names))
+        for name in order:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out = subprocess.run(
+                [sys.executable, "-c", _STARTUP, name, str(cache)], cwd=REPO, check=True, capture_output=True, text=True
+            )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            process_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            ran, wall, cpu, imported = out.stdout.split()
+            rows[name].append((float(wall), float(cpu), process_cpu))
+            heavy[name], backend[name] = imported, ran
+            log.info("startup %s: %s s wall, %s s CPU (process %.2f s CPU)", name, wall, cpu, process_cpu)
+    return {
+        name: {
+            "backend": backend[name],
+            "wall_s": float(statistics.median(r[0] for r in rows[name])),
+            "cpu_s": float(statistics.median(r[1] for r in rows[name])),
+            "process_cpu_s": float(statistics.median(r[2] for r in rows[name])),
+            "imported": heavy[name],
+            "repeats": rows[name],
+        }
+        for name in names
+    }
 
 
 # --------------------------------------------------------------------------- reporting and command line
@@ -283,8 +441,10 @@ def to_markdown(report: dict[str, Any]) -> str:
             lines.append("")
     if "backends" in report:
         b = report["backends"]
+        sets = ", ".join(f"{k} {v}" for k, v in b.get("agreement_texts", {"chunks": b["texts"]}).items())
         lines += [
-            f"Backends: {b['texts']} chunk texts, batch {b['batch_size']}, ratios to torch in the same repeat.",
+            f"Backends: {b['texts']} chunk texts timed, batch {b['batch_size']}, ratios to torch in the same repeat; "
+            f"agreement (lowest cosine to torch) over {sets}.",
             "",
             "| backend | seconds | / torch | lowest cosine to torch | kept? |",
             "| --- | ---: | ---: | ---: | --- |",
@@ -296,19 +456,53 @@ def to_markdown(report: dict[str, Any]) -> str:
             kept = "fastest agreeing" if name == b["fastest_agreeing"] else ("agrees" if r["agrees"] else "no")
             lines.append(f"| {name} | {r['seconds']:.1f} | {r['vs_torch']:.2f} | {r['min_cosine']:.5f} | {kept} |")
         lines.append("")
+        measured = {n: r for n, r in b["backends"].items() if "cpu_s" in r}
+        if measured:
+            lines += [
+                f"CPU time of the same runs, and of {b.get('queries', 0)} questions embedded one at a time on one "
+                "intra-op thread (as `embed_query` does); lowest cosine per set.",
+                "",
+                "| backend | CPU s | CPU / torch | query CPU ms | query CPU / torch | lowest cosine by set |",
+                "| --- | ---: | ---: | ---: | ---: | --- |",
+            ]
+            for name, r in measured.items():
+                q = r["query_cpu_vs_torch"]
+                by_set = ", ".join(f"{k} {v:.5f}" for k, v in r["min_cosine_by_set"].items())
+                lines.append(
+                    f"| {name} | {r['cpu_s']:.1f} | {r['cpu_vs_torch']:.2f} | {r['query_cpu_ms']:.1f} | "
+                    f"{'' if q is None else f'{q:.2f}'} | {by_set} |"
+                )
+            lines.append("")
+    if "startup" in report:
+        lines += [
+            "Import + construct + one embed, fresh process (medians):",
+            "",
+            "| backend asked | ran | wall s | CPU s (in process) | CPU s (process total) | torch stack imported |",
+            "| --- | --- | ---: | ---: | ---: | --- |",
+        ]
+        for name, r in report["startup"].items():
+            lines.append(
+                f"| {name} | {r['backend']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['process_cpu_s']:.2f} | "
+                f"{r['imported']} |"
+            )
+        lines.append("")
     return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m eval.bench_embed", description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["pipeline", "backends", "both"])
+    p.add_argument("what", choices=["pipeline", "backends", "both", "startup"])
     p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="a BEIR directory (default: SciFact)")
     p.add_argument("--docs", type=int, default=1000, help="documents indexed by the pipeline")
     p.add_argument("--texts", type=int, default=1000, help="chunk texts each backend embeds")
+    p.add_argument(
+        "--agreement-texts", type=int, default=150, help="texts of each other set the agreement is checked on"
+    )
+    p.add_argument("--queries", type=int, default=100, help="questions embedded one at a time (CPU time)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument(
         "--backends",
-        default="torch,onnx,onnx-O1,onnx-O2,onnx-O3,onnx-O4,onnx-int8,openvino",
+        default="torch,onnxruntime,onnxruntime-plain,onnx,onnx-O1,onnx-O2,onnx-O3,onnx-O4,onnx-int8,openvino",
         help="comma-separated backends",
     )
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where exported models are built and kept")
@@ -328,21 +522,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"bench_embed: {exc}\n")
         return 2
     settings = get_settings()
-    embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    names = [n.strip() for n in args.backends.split(",") if n.strip()]
     report: dict[str, Any] = {"dataset": data.name, "threads": args.threads}
+    if args.what == "startup":
+        report["startup"] = measure_startup(args.cache, names, repeats=args.repeats)
+        return _write(report, args.out)
+    embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size, backend=settings.embed_backend)
     try:
         if args.what in ("pipeline", "both"):
             report["pipeline"] = measure_pipeline(data, embedder, repeats=args.repeats, profile=args.profile)
         if args.what in ("backends", "both"):
             texts = sample_texts(data, embedder, args.texts)
-            names = [n.strip() for n in args.backends.split(",") if n.strip()]
+            from eval.bench_scale import questions
+
             report["backends"] = measure_backends(
-                texts, args.cache, names, repeats=args.repeats, batch_size=settings.embed_batch_size
+                texts,
+                args.cache,
+                names,
+                repeats=args.repeats,
+                batch_size=settings.embed_batch_size,
+                others=agreement_sets(args.agreement_texts),
+                queries=questions()[-args.queries :] if args.queries > 0 else [],
             )
     except EvalError as exc:
         sys.stderr.write(f"bench_embed: {exc}\n")
         return 2
-    out = Path(args.out)
+    return _write(report, args.out)
+
+
+def _write(report: dict[str, Any], out: Path) -> int:
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(to_markdown(report), encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -104,13 +104,13 @@ def read_recipe(location: str | Path) -> Recipe:
     )
 
 
-def export_path(recipe: Recipe, cache_dir: Path) -> Path:
+def export_path(recipe: Recipe, cache_dir: Path, *, optimize: bool = OPTIMIZE) -> Path:
     """Where the export of ``recipe`` lives in ``cache_dir``: one folder per model directory and weights file
     (its size and modification time: new weights, a new export), one file per export version."""
     stat = recipe.weights.stat()
     key = f"{recipe.location}\0{recipe.weights.name}\0{stat.st_size}\0{stat.st_mtime_ns}"
     digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
-    flavour = "opt" if OPTIMIZE and recipe.model_type == "bert" else "plain"
+    flavour = "opt" if optimize and recipe.model_type == "bert" else "plain"
     return (
         Path(cache_dir) / f"{recipe.location.name}-{digest}" / "onnxruntime" / f"model-v{EXPORT_VERSION}-{flavour}.onnx"
     )
@@ -126,14 +126,14 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def export_model(recipe: Recipe, cache_dir: Path) -> Path:
+def export_model(recipe: Recipe, cache_dir: Path, *, optimize: bool = OPTIMIZE) -> Path:
     """The ONNX graph of ``recipe``'s transformer in ``cache_dir``, exported from the local weights the first time.
 
     One process exports at a time (a lock file beside it; a second one waits, then finds the file); the graph is
     written to a temporary file and renamed into place, so a kill mid-export leaves no file that looks finished.
     Imports torch and transformers (only here). Raises what the export raises.
     """
-    target = export_path(recipe, cache_dir)
+    target = export_path(recipe, cache_dir, optimize=optimize)
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +145,7 @@ def export_model(recipe: Recipe, cache_dir: Path) -> Path:
         tmp = Path(tmp_name)
         try:
             _export(recipe, tmp)
-            if OPTIMIZE and recipe.model_type == "bert":
+            if optimize and recipe.model_type == "bert":
                 _optimize(recipe, tmp)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
