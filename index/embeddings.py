@@ -161,7 +161,9 @@ class Embedder:
     optimum); ``torch`` is sentence-transformers on torch. When a backend cannot be had (another kind of model, a
     package missing, an export error) the model runs on torch and the log says so. ``embed_query`` keeps the
     vectors of the last ``query_cache`` query texts (the same text gives the same vector: one model per Embedder)
-    and runs with ``query_threads`` intra-op threads (0: the backend's default).
+    and runs with ``query_threads`` intra-op threads (0: the backend's default). ``threads``: ONNX Runtime's
+    intra-op threads for ``embed`` (0: one per core; an ingest worker process passes its share of the cores);
+    torch's are set process-wide with ``torch.set_num_threads`` as before.
     """
 
     def __init__(
@@ -173,6 +175,7 @@ class Embedder:
         cache_dir: Path | None = None,
         query_threads: int = QUERY_THREADS,
         query_cache: int = QUERY_CACHE,
+        threads: int = 0,
     ) -> None:
         _offline()
         default = default_model_path()
@@ -190,7 +193,7 @@ class Embedder:
                 if backend == ONNXRUNTIME:
                     from index import onnx_embedding
 
-                    self._model = onnx_embedding.load(location, cache_dir or default_cache_dir())
+                    self._model = onnx_embedding.load(location, cache_dir or default_cache_dir(), threads=threads)
                 else:
                     self._model = load_backend(location, backend, cache_dir or default_cache_dir())
                 self.backend = backend

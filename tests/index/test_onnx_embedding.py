@@ -197,3 +197,11 @@ def test_another_kind_of_model_runs_on_torch(tmp_path: Path, caplog: pytest.LogC
     assert embedder.backend == "torch"
     assert any("embedding backend onnxruntime unavailable" in r.getMessage() for r in caplog.records)
     assert not (tmp_path / "cache").exists()  # nothing exported
+
+
+def test_ingest_threads_are_the_constructor_s(cache: Path) -> None:
+    """An ingest worker's share of the cores: ``embed`` runs on a session of that many threads."""
+    one = Embedder(backend="onnxruntime", cache_dir=cache, threads=1)
+    one.embed(["A made-up sentence about a ferry timetable."])
+    assert list(one._model._sessions) == [1]
+    assert one._model.session(1).get_session_options().intra_op_num_threads == 1
