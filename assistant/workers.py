@@ -55,7 +55,7 @@ class Recipe:
     max_chunks_per_document: int
     max_document_chars: int
     parse_timeout_s: float
-    threads: int  # torch intra-op threads per worker
+    threads: int  # intra-op threads per worker (torch or ONNX Runtime)
 
     @classmethod
     def of(cls, settings: Settings, *, threads: int = 1) -> Recipe:
@@ -101,16 +101,18 @@ _embedders: dict[Recipe, Embedder] = {}
 def _embedder(recipe: Recipe) -> Embedder:
     """The worker process's model for ``recipe``, loaded once."""
     if recipe not in _embedders:
-        import torch
-
         from index.embeddings import Embedder
 
-        torch.set_num_threads(recipe.threads)
+        if recipe.embed_backend == "torch":
+            import torch
+
+            torch.set_num_threads(recipe.threads)
         _embedders[recipe] = Embedder(
             recipe.embed_model,
             batch_size=recipe.embed_batch_size,
             backend=recipe.embed_backend,
             cache_dir=Path(recipe.embed_cache_dir) if recipe.embed_cache_dir else None,
+            threads=recipe.threads,
         )
     return _embedders[recipe]
 
@@ -188,7 +190,7 @@ def _ordered(submit: Any, result: Any, batches: Iterable[list[Task]], window: in
 
 class LocalPool:
     """``workers`` processes on this machine (spawned: no state of this process is shared), each with the model
-    and ``threads`` torch threads."""
+    and ``threads`` intra-op threads."""
 
     def __init__(self, recipe: Recipe, workers: int) -> None:
         self.recipe = recipe

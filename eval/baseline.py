@@ -140,7 +140,8 @@ def run_baseline_files(
     from eval.bench import llama_embedding
     from index.embeddings import Embedder
 
-    embed_model = llama_embedding(embedder if embedder is not None else Embedder())
+    # on its own, the baseline embeds as a llama-index user's pipeline would: sentence-transformers on torch
+    embed_model = llama_embedding(embedder if embedder is not None else Embedder(backend="torch"))
     paths = [Path(f) for f in files]
     t0 = time.perf_counter()
     reader = SimpleDirectoryReader(input_files=[str(p) for p in paths], file_extractor={".pdf": _pdf_reader()})
