@@ -151,7 +151,10 @@ def blend_reranked(fused: Sequence[Passage], reranked: Sequence[Passage], *, wei
 # tests/eval/test_filings_gate.py -k uber`, `assistant eval --page-set eval/uber_10k.jsonl ... --gate`) with PER_PAGE 1
 # fell below its floors: page-level citation precision 0.81 -> 0.80 (held-out 0.78), gold numbers 0.65 -> 0.63
 # (held-out 0.54), wrongful abstention 0 -> 0.02. Retrieval found more gold pages, but the answerer quoted worse
-# from the spread list. Turn it on (per_page=1) only together with an answerer that weighs passage rank.
+# from the spread list. A passage-rank weight in the quote choice was then measured and does not bring it back
+# (docs/retrieval.md, 2026-12-01 17:15-18:05): the held-out losses are answer chunks of the gold page that one passage
+# per page pushes out of the top 5 (Uber held-out page citation precision 0.820 -> 0.76-0.80 at any rank weight, 0-0.2
+# additive or 0.85-0.97 per rank), so the answerer never sees them.
 PER_PAGE: int | None = None
 
 
