@@ -186,7 +186,11 @@ class Embedder:
         self.backend = "torch"
         self._model: Any = None  # a SentenceTransformer, or an onnx_embedding.OnnxModel (backend onnxruntime)
         self._local = threading.local()
-        if backend != "torch":
+        if backend == ONNXRUNTIME and not Path(location).is_dir():
+            # a model named by its hub id (or a path that is not there): the default backend does not apply, and
+            # torch says what is wrong with the name; no warning on every start
+            log.info("embedding model %r is not a local directory: it runs on torch", location)
+        elif backend != "torch":
             try:
                 if not Path(location).is_dir():
                     raise ModelUnavailable("exports are built from a local model directory only")
