@@ -76,8 +76,8 @@ def _plain_counter(tokenizer: Any) -> Any:
 # docs/embeddings.md ("A torch-free backend"). The others are sentence-transformers' backends: torch, and optimum's
 # ONNX graph levels (O4 is fp16, for GPUs) and OpenVINO, which need optimum (not installable beside transformers 5).
 ONNXRUNTIME = "onnxruntime"
-BACKENDS = (ONNXRUNTIME, "torch", "onnx", "onnx-O1", "onnx-O2", "onnx-O3", "openvino")
 SENTENCE_TRANSFORMERS_BACKENDS = ("torch", "onnx", "onnx-O1", "onnx-O2", "onnx-O3", "openvino")
+BACKENDS = (ONNXRUNTIME, *SENTENCE_TRANSFORMERS_BACKENDS)
 DEFAULT_BACKEND = ONNXRUNTIME
 
 
