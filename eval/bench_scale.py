@@ -53,6 +53,7 @@ from eval.metrics import percentile
 from index.catalog import Catalog
 from index.embeddings import Embedder
 from index.lexical import LexicalIndex
+from index.sentence_vectors import store_path
 from index.vector import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ MAX_CHUNK_CHARS = 1200
 SEED = 16
 EF_SEARCHES = (10, 20, 40, 100, 200)  # ef_search values whose recall and latency are measured on each index
 PDF_PAGES = 20
+WARM_QUESTION = "What is described first?"  # asked once before timing; not one of the timed questions
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 # the figures plotted against index size: (file stem, title, y label, [(report key, legend)])
 FIGURES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
@@ -471,10 +473,14 @@ def dense_recall(
 def in_process(data_dir: Path, embedder: Embedder, asks: Sequence[str], pdf: Path) -> dict[str, Any]:
     """Retrieval and extractive ask latency through the service, and the PDF's own read + chunk + embed time."""
     settings = get_settings(data_dir=data_dir, chroma_url=None, reranker="", api_key=None, llm_base_url=None)
+    # sentence vectors an earlier run kept beside the index would make every ask a repeat: start without them, so
+    # "ask" is a question met for the first time and "repeat ask" the same question again
+    for kept in store_path(data_dir).parent.glob(store_path(data_dir).name + "*"):
+        kept.unlink()
     service = Assistant(settings, embedder=embedder)
     try:
-        service.retrieve(asks[0])  # warm: the lexical index and the HNSW graph load on first use
-        service.ask(asks[0], mode="extractive")
+        service.retrieve(WARM_QUESTION)  # warm: the lexical index and the HNSW graph load on first use
+        service.ask(WARM_QUESTION, mode="extractive")
         retrieve: list[float] = []
         retrieve_cpu: list[float] = []
         for question in asks:
@@ -491,6 +497,11 @@ def in_process(data_dir: Path, embedder: Embedder, asks: Sequence[str], pdf: Pat
             ask.append(time.perf_counter() - t0)
             ask_cpu.append(time.process_time() - c0)
             answered += bool(answer.citations)
+        repeat_cpu: list[float] = []
+        for question in asks:
+            c0 = time.process_time()
+            service.ask(question, mode="extractive")
+            repeat_cpu.append(time.process_time() - c0)
         t0, c0 = time.perf_counter(), time.process_time()
         chunks = service._chunk(service._read(pdf, pdf.name))  # noqa: SLF001 - the PDF's own cost, for comparison
         embedder.embed([c.indexed_text for c in chunks])
@@ -502,6 +513,7 @@ def in_process(data_dir: Path, embedder: Embedder, asks: Sequence[str], pdf: Pat
     a50, a95 = _ms(ask)
     rc50, rc95 = _ms(retrieve_cpu)
     ac50, ac95 = _ms(ask_cpu)
+    rp50, rp95 = _ms(repeat_cpu)
     return {
         "retrieve_p50_ms": r50,
         "retrieve_p95_ms": r95,
@@ -511,6 +523,8 @@ def in_process(data_dir: Path, embedder: Embedder, asks: Sequence[str], pdf: Pat
         "ask_p95_ms": a95,
         "ask_cpu_p50_ms": ac50,
         "ask_cpu_p95_ms": ac95,
+        "ask_repeat_cpu_p50_ms": rp50,
+        "ask_repeat_cpu_p95_ms": rp95,
         "asks_answered": answered,
         "pdf_chunks": len(chunks),
         "pdf_embed_s": round(pdf_embed, 2),
@@ -753,6 +767,7 @@ def render(report: dict[str, Any]) -> str:
         ("retrieve CPU p95 ms", "retrieve_cpu_p95_ms"),
         ("ask CPU p50 ms", "ask_cpu_p50_ms"),
         ("ask CPU p95 ms", "ask_cpu_p95_ms"),
+        ("repeat ask CPU p50 ms", "ask_repeat_cpu_p50_ms"),
         ("cold start CPU s", "cold_start_cpu_s"),
         ("add PDF CPU s (server)", "add_pdf_cpu_s"),
         ("its embedding CPU s", "pdf_embed_cpu_s"),
