@@ -651,6 +651,23 @@ def make_pdf(path: Path, pages: int = PDF_PAGES) -> Path:
     return path
 
 
+def kept_rows(json_path: Path, measured: Sequence[int]) -> list[dict[str, Any]]:
+    """Rows of an earlier report for sizes not measured in this run, each naming the command that measured it."""
+    if not json_path.is_file():
+        return []
+    try:
+        earlier = json.loads(json_path.read_text())
+    except ValueError as exc:
+        raise EvalError(f"{json_path} is not a scale report: {exc}") from exc
+    rows = []
+    for row in earlier.get("sizes", []):
+        if int(row["size"]) in measured:
+            continue
+        row.setdefault("command", earlier.get("command", ""))
+        rows.append(row)
+    return rows
+
+
 def measure_size(
     size: int,
     corpus: Corpus,
@@ -806,6 +823,12 @@ def render(report: dict[str, Any]) -> str:
     lines += table(cols)
     lines += ["", "CPU time of the measuring process (in process) or of the server process (serve):", ""]
     lines += table(cpu_cols)
+    if any(row.get("command", report["command"]) != report["command"] for row in rows):
+        lines += ["", "Sizes measured by different runs:", ""]
+        lines += [
+            f"- {int(row['size']):,} chunks: `{row.get('command', '')}` ({row.get('measured_on', 'date not recorded')})"
+            for row in rows
+        ]
     lines += [
         "",
         "## HNSW search: recall@10 against exact search, by ef_search (the index's own M / ef_construction)",
@@ -854,6 +877,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "reports", help="report directory")
     parser.add_argument("--rebuild", action="store_true", help="build again even if an index of a size exists")
     parser.add_argument(
+        "--keep-other-sizes",
+        action="store_true",
+        help="keep the rows of sizes not measured now from the report already in --out (each row names its command)",
+    )
+    parser.add_argument(
         "--build-only", action="store_true", help="build (or continue building) the indexes, measure nothing"
     )
     parser.add_argument(
@@ -892,8 +920,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     pdf = make_pdf(args.work / "solana-20-pages.pdf")
     rows: list[dict[str, Any]] = []
     json_path = args.out / "scale.json"
+    command = "python -m eval.bench_scale " + " ".join(argv if argv is not None else sys.argv[1:])
+    kept = kept_rows(json_path, sizes) if args.keep_other_sizes else []
     report: dict[str, Any] = {
-        "command": "python -m eval.bench_scale " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command,
         "machine": f"{os.cpu_count()} CPUs",
         "embed_model": embedder.name,
         "real_sample": len(corpus.real),
@@ -910,6 +940,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--m-sweep takes M:ef_construction pairs, comma-separated")
         truth = exact_top(corpus, args.m_sweep_size, near_recall_queries)
         report["m_sweep"] = hnsw_m_sweep(corpus, args.m_sweep_size, near_recall_queries, truth, pairs, ef_searches)
+    rows.extend(kept)
     for size in sorted(sizes):
         rows.append(
             measure_size(
@@ -925,6 +956,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ef_searches=ef_searches,
             )
         )
+        rows[-1]["command"] = command
+        rows[-1]["measured_on"] = time.strftime("%Y-%m-%d")
+        rows.sort(key=lambda row: int(row["size"]))
         report["plots"] = plot(rows, args.out)
         json_path.write_text(json.dumps(report, indent=2) + "\n")
         (args.out / "scale.md").write_text(render(report))

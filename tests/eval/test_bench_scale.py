@@ -18,6 +18,7 @@ from eval.bench_scale import (
     random_unit_vectors,
     synthetic_document,
 )
+from eval.errors import EvalError
 from index.catalog import Catalog
 from index.lexical import LexicalIndex
 from index.vector import HNSW_EF_SEARCH, VectorIndex
@@ -188,3 +189,15 @@ def test_a_stopped_build_continues_from_its_last_checkpoint(
             vector.close()
             lexical.close()
             catalog.close()
+
+
+def test_rows_of_sizes_not_measured_now_are_kept_with_their_command(tmp_path: Path) -> None:
+    earlier = {"command": "python -m eval.bench_scale --sizes 300,600", "sizes": [{"size": 300}, {"size": 600}]}
+    path = tmp_path / "scale.json"
+    path.write_text(json.dumps(earlier))
+    kept = bench_scale.kept_rows(path, [600, 900])
+    assert kept == [{"size": 300, "command": "python -m eval.bench_scale --sizes 300,600"}]
+    assert bench_scale.kept_rows(tmp_path / "none.json", [300]) == []
+    path.write_text("{not json")
+    with pytest.raises(EvalError):
+        bench_scale.kept_rows(path, [300])
