@@ -44,6 +44,7 @@ occurs nowhere in the retrieved passages and no sentence is very close to it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sqlite3
@@ -54,6 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, NamedTuple
 
+import babel.core
+import english_words
 import numpy as np
 import Stemmer
 
@@ -125,8 +128,9 @@ _LOOKBACK = 25
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'-]*)+")
 _FINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
 _CACHE_SIZE = 20_000
-# chunk meta that names its document (ingest sets title and context; entity, form, period if it copies them)
-_LABEL_KEYS = ("title", "context", "entity", "form", "period")
+# chunk meta that names its document (ingest sets title and context; entity, form, period, ticker if it copies
+# them); the same keys of ``Passage.meta`` count too (the service may copy a document's meta there)
+_LABEL_KEYS = ("title", "context", "entity", "form", "period", "ticker")
 
 
 @dataclass(frozen=True)
@@ -257,12 +261,16 @@ def _capitalised_runs(text: str) -> list[list[str]]:
 
 
 def _short_forms(surface: str) -> set[str]:
-    """The forms in which ``surface`` may abbreviate a longer name: itself, and its capitals when it has two or
-    more beside lower-case letters ("HnH" -> "hh", "NorTrade" -> "nt" as well as "nortrade")."""
+    """The forms in which ``surface`` may abbreviate a longer name: itself, its capitals when it has two or
+    more beside lower-case letters ("HnH" -> "hh", "NorTrade" -> "nt" as well as "nortrade"), and, for an
+    abbreviation in capitals with an N between two letters, the N read as "and" ("HNH" -> "hh" as well as
+    "hnh"; the joiners of a name's run are left out, so "Harlow & Harlow" gives "harlow harlow")."""
     forms = {surface.lower()} if len(surface) >= 2 else set()
     capitals = "".join(c for c in surface if c.isupper())
     if len(capitals) >= 2 and any(c.islower() for c in surface):
         forms.add(capitals.lower())
+    if surface.isupper() and surface.isalpha() and 3 <= len(surface) <= 6 and "N" in surface[1:-1]:
+        forms.update((surface[:i] + surface[i + 1 :]).lower() for i in range(1, len(surface) - 1) if surface[i] == "N")
     return forms
 
 
@@ -287,6 +295,46 @@ _NOT_NAMES = re.compile(
 )
 
 
+@functools.cache
+def _country_codes() -> frozenset[str]:
+    """Three-letter country codes ("DEU", "FRA": ISO 3166 alpha-3, from CLDR's territory aliases as babel ships
+    them), each the alias of one two-letter territory."""
+    aliases = babel.core.get_global("territory_aliases")
+    return frozenset(
+        code for code, to in aliases.items() if len(code) == 3 and code.isalpha() and len(to) == 1 and len(to[0]) == 2
+    )
+
+
+@functools.cache
+def _dictionary() -> frozenset[str]:
+    """The words of Webster's Second (the ``english_words`` package's "web2" list), as it writes them: a common
+    word in lower case ("market"), a proper noun capitalised ("Amazon")."""
+    return frozenset(english_words.get_english_words_set(["web2"], alpha=True))
+
+
+@functools.cache
+def _place_words() -> frozenset[str]:
+    """The words of the English names of countries, regions and languages (CLDR, via babel: "Brazil", "Turkey",
+    "Union" of "European Union", "Dutch"), lower-cased: names, though a dictionary has many of them as common words
+    ("brazil", the wood)."""
+    locale = babel.core.Locale("en")
+    names = [*locale.territories.values(), *locale.languages.values()]
+    return frozenset(w.lower() for name in names for w in _WORD.findall(name))
+
+
+def _common_word(word: str) -> bool:
+    """A capitalised word that the dictionary has as a common word and not as a proper noun ("Market" of "the
+    domestic Market", "Segment", "Ministry"): capitalised for emphasis, which the text may well say otherwise
+    ("our domestic segment"), so, standing alone, no name the passages must repeat (next to another capitalised
+    word it is part of a name: "Secretary of Commerce"). Lower-case after its capital and three letters or more;
+    names the dictionary capitalises ("Morgan", "Amazon"), words it lacks and the words of place and language names
+    ("Brazil", "Turkey") stay names."""
+    if len(word) < 3 or not word[0].isupper() or not word[1:].islower():
+        return False
+    words = _dictionary()
+    return word.lower() in words and word not in words and word.lower() not in _place_words()
+
+
 def _glued_period(word: str) -> bool:
     """A quarter or fiscal year written as one word with its year ("Q22023", "3Q22", "Q2FY24"): a period, which
     texts write in other words, not a name. A bare year ("2023") stays a name the passages must mention."""
@@ -295,6 +343,7 @@ def _glued_period(word: str) -> bool:
 
 # the end of a sentence of a question: "?", "!", or "." after two lower-case letters or digits ("A. Writer" and
 # "U.S. Department" go on)
+_RUN_GAP = re.compile(r"\.?\s+(?:(?:of|the|and|for|&)\s+)*")
 _SENTENCE_END = re.compile(r"(?:[?!:]|[a-z0-9]{2}\.)[\"'”’)\]]*\s*[\"'“‘(\[]*$")
 
 
@@ -302,6 +351,9 @@ class _Word(NamedTuple):
     text: str
     fragment: bool  # a piece of a compound ("Qs" of "10-Qs")
     initial: bool  # first word of a sentence of the question: capitalised by position, not as a name
+    # next to another capitalised word (not a function word), perhaps across "of", "the", "and", "for" or "&"
+    # ("Secretary of Commerce", "European Union"): part of a name of several words
+    in_run: bool = False
 
 
 def _question_words(question: str) -> list[_Word]:
@@ -314,10 +366,21 @@ def _question_words(question: str) -> list[_Word]:
         if any(c.isdigit() for c in m.group()) or "&" in m.group() or min(len(x) for x in parts) == 1:
             pieces.append(m.span())
     out: list[_Word] = []
-    for m in _WORD.finditer(text):
+    matches = list(_WORD.finditer(text))
+    for m in matches:
         before = text[: m.start()]
         initial = not before.strip() or _SENTENCE_END.search(before) is not None
         out.append(_Word(m.group(), any(a <= m.start() < b for a, b in pieces), initial))
+    # capitalised content words joined only by spaces and joiners form a run: a name of several words
+    capital = [
+        m.group()[0].isupper() and (m.group().lower() not in _STOPWORDS or text[m.end() : m.end() + 1] == ".")
+        for m in matches
+    ]  # an initial ("A. Writer") is part of a name too
+    content = [k for k, m in enumerate(matches) if m.group().lower() not in _NAME_JOINERS]
+    for a, b in zip(content, content[1:], strict=False):
+        between = text[matches[a].end() : matches[b].start()]
+        if capital[a] and capital[b] and _RUN_GAP.fullmatch(between):
+            out[a], out[b] = out[a]._replace(in_run=True), out[b]._replace(in_run=True)
     return out
 
 
@@ -345,6 +408,8 @@ def _question_terms(question: str, skip: set[str]) -> list[_Term]:
             and not marked[i].fragment
             and _NOT_NAMES.fullmatch(w) is None
             and not _glued_period(w)
+            and not (w.isupper() and w in _country_codes())  # "DEU": a place texts write otherwise ("German")
+            and not (_common_word(w) and not marked[i].in_run)
             and (
                 any(c.isdigit() for c in w)
                 or (mixed_case and ((not marked[i].initial and w[0].isupper()) or w.isupper()))
@@ -382,7 +447,10 @@ def _expansion(surface: str) -> re.Pattern[str] | None:
                 pattern += rf"{joined}(?:and|&)\s*"
             else:
                 pattern += rf"(?:{joined}[\s-]|{joined}\s+{_EXPANSION_JOINERS}\s+)"
-        pattern += rf"{letter}[a-z0-9]*"
+        if letter == "n" and 0 < i < len(letters) - 1 and len(parts) == 1:
+            pattern += r"(?:n[a-z0-9]*|and|&)"  # "PPNE", "PNL": an N between letters written for "and" / "&"
+        else:
+            pattern += rf"{letter}[a-z0-9]*"
     written = r"\s?&\s?".join(re.escape(p) for p in parts) if len(parts) > 1 else re.escape(surface)
     return re.compile(rf"(?<![\w&])(?:{written}|{pattern})(?![\w&])", re.IGNORECASE)
 
@@ -742,7 +810,7 @@ class ExtractiveAnswerer:
             chunk = unit.passage.chunk
             if chunk.id not in labels:
                 source = PurePath(str(chunk.meta.get("source", ""))).stem
-                said = [str(chunk.meta.get(key) or "") for key in _LABEL_KEYS]
+                said = [str(meta.get(key) or "") for meta in (chunk.meta, unit.passage.meta) for key in _LABEL_KEYS]
                 labels[chunk.id] = content_stems(" ".join([*said, source])) | _label_years(unit.passage, said)
                 label_names[chunk.id] = [run for text in said for run in _capitalised_runs(text)]
         for j, term in enumerate(terms):
