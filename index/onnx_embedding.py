@@ -254,8 +254,9 @@ class OnnxModel:
         self.counter = tokenizer  # word pieces, special tokens included, never truncated
         batcher = Tokenizer.from_file(str(recipe.location / "tokenizer.json"))
         pad_id = batcher.token_to_id(recipe.pad_token)
+        self._pad_id = pad_id if pad_id is not None else 0
         batcher.enable_truncation(max_length=recipe.max_tokens)
-        batcher.enable_padding(pad_id=pad_id if pad_id is not None else 0, pad_token=recipe.pad_token)
+        batcher.no_padding()  # encode pads each batch itself, to its longest text in word pieces
         self._batcher = batcher
 
     def session(self, threads: int) -> Any:
@@ -274,14 +275,20 @@ class OnnxModel:
         show_progress_bar: bool = False,
     ) -> np.ndarray:
         """(n, dim) float32 unit vectors of ``texts`` (stripped, as sentence-transformers does), embedded in
-        batches of ``batch_size`` texts of similar length (longest first), each padded to its longest text."""
+        batches of ``batch_size`` texts of similar length, longest first, each padded to its longest text.
+
+        Lengths are word pieces (each text tokenised once, truncated at the window): sentence-transformers sorts
+        by characters, which on chunks of one token budget pads much more (764 SciFact chunks, batches of 32:
+        1.22x the real word pieces sorted by characters, 1.03x by word pieces; docs/embeddings.md)."""
         n = len(texts)
         out = np.zeros((n, self.dim), dtype=np.float32)
         if n == 0:
             return out
         session = self.session(self.threads if threads is None else threads)
-        stripped = [str(t).strip() for t in texts]
-        order = sorted(range(n), key=lambda i: -len(stripped[i]))
+        encodings = self._batcher.encode_batch([str(t).strip() for t in texts], add_special_tokens=True)
+        lengths = [len(e.ids) for e in encodings]
+        order = sorted(range(n), key=lambda i: -lengths[i])  # stable: equal lengths keep their order
+        types = "token_type_ids" in self._inputs
         starts: Any = range(0, n, max(1, batch_size))
         if show_progress_bar:
             from tqdm.auto import tqdm
@@ -289,12 +296,17 @@ class OnnxModel:
             starts = tqdm(starts, desc="Batches", unit="batch")
         for start in starts:
             rows = order[start : start + batch_size]
-            encodings = self._batcher.encode_batch([stripped[i] for i in rows], add_special_tokens=True)
-            ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
-            mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._inputs:
-                feeds["token_type_ids"] = np.asarray([e.type_ids for e in encodings], dtype=np.int64)
+            width = lengths[rows[0]]
+            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            type_ids = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                e = encodings[i]
+                ids[r, : lengths[i]] = e.ids
+                mask[r, : lengths[i]] = 1
+                if types:
+                    type_ids[r, : lengths[i]] = e.type_ids
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": type_ids}
             hidden = session.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in self._inputs})[0]
             weights = mask[:, :, None].astype(np.float32)
             summed = (hidden.astype(np.float32) * weights).sum(axis=1)

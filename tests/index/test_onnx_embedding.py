@@ -205,3 +205,39 @@ def test_ingest_threads_are_the_constructor_s(cache: Path) -> None:
     one.embed(["A made-up sentence about a ferry timetable."])
     assert list(one._model._sessions) == [1]
     assert one._model.session(1).get_session_options().intra_op_num_threads == 1
+
+
+class _Recorder:
+    """A session that notes the shape of each batch it runs, then runs it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.shapes: list[tuple[int, int]] = []
+
+    def run(self, names: Any, feeds: dict[str, np.ndarray]) -> Any:
+        self.shapes.append(tuple(feeds["input_ids"].shape))
+        return self.inner.run(names, feeds)
+
+
+def test_batches_are_texts_of_like_word_pieces_not_like_characters(onnx: Embedder) -> None:
+    """Batches group texts by word pieces (as the model reads them), so a batch pads little even where character
+    lengths say otherwise; the vectors are those of each text alone."""
+    model = onnx._model
+    # made-up texts whose order by characters interleaves their order by word pieces
+    texts = ["  ".join(["x"] * 10), " ".join(["x"] * 10), "harbour harbour harbour", "harbour harbour"]
+    pieces = [onnx.count_tokens(t) for t in texts]
+    chars = [len(t) for t in texts]
+    assert chars[0] > chars[2] > chars[1] > chars[3] and pieces[0] == pieces[1] > pieces[2] > pieces[3]
+    recorder = _Recorder(model.session(model.threads))
+    model._sessions[model.threads] = recorder
+    try:
+        vectors = model.encode(texts, batch_size=2)
+    finally:
+        model._sessions[model.threads] = recorder.inner
+    # by word pieces: (x, x) then (harbour x3, harbour x2), each padded to its own longest
+    assert recorder.shapes == [(2, pieces[0]), (2, pieces[2])]
+    padded = sum(rows * width for rows, width in recorder.shapes)
+    assert padded == 2 * pieces[0] + 2 * pieces[2] < 4 * pieces[0]  # by characters: every batch pads to the x's
+    alone = np.stack([model.encode([t])[0] for t in texts])
+    assert np.sum(vectors * alone, axis=1).min() >= 0.9999
+    assert model.encode(texts[:1] * 3, batch_size=2).shape == (3, 384)  # a short last batch
