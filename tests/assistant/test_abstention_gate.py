@@ -1,0 +1,78 @@
+"""The score the abstention threshold compares: period codes no passage writes ("FY24") and the words of an
+instruction beside the asking sentence ("... then please state that and explain why") weigh nothing there, while
+the quotes are chosen as before (real MiniLM model, made-up filing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import get_settings
+from assistant.extractive import ExtractiveAnswerer, ExtractiveTuning
+from assistant.types import Chunk, Passage
+from index.embeddings import Embedder
+from ingest.chunking import split_sentences
+
+TEXT = (
+    "Segment Performance. "
+    "In our domestic segment, appliances revenue grew 9 percent in the second quarter of 2024. "
+    "The Company's international segment revenue declined 3 percent because of weaker demand for televisions. "
+    "Our domestic comparable sales were flat overall."
+)
+HEADER = "Varnholt Appliances Inc. · Form 10-Q · Q2 2024 · Management's Discussion and Analysis"
+OLD = ExtractiveTuning(gate_periods=False, gate_instructions=True)  # the threshold saw the quotes' own score
+
+
+def _passages() -> list[Passage]:
+    spans = split_sentences(TEXT)
+    out: list[Passage] = []
+    for k in range(0, len(spans), 2):
+        start, end = spans[k][0], spans[min(k + 2, len(spans)) - 1][1]
+        chunk = Chunk(
+            id=f"v:{k:04d}",
+            doc_id="v",
+            text=TEXT[start:end],
+            start=start,
+            end=end,
+            meta={"title": "Form 10-Q", "source": "/docs/v.pdf", "context": HEADER},
+        )
+        out.append(Passage(chunk=chunk, score=1.0 - 0.1 * len(out)))
+    return out
+
+
+def _answerer(
+    embedder: Embedder, tmp: Path, threshold: float, tuning: ExtractiveTuning | None = None
+) -> ExtractiveAnswerer:
+    settings = get_settings(data_dir=tmp, abstain_threshold=threshold)
+    return ExtractiveAnswerer(settings, embedder, tuning=tuning)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # "FY24" is in no passage: the header's "Q2 2024" names its year
+        "How much did appliances revenue of Varnholt grow in the domestic segment in FY24?",
+        # an instruction after the question that asks
+        "What drove the decline in Varnholt's international segment revenue? If segment revenue is not a useful "
+        "measure for a company like this, then please state that and explain why.",
+    ],
+)
+def test_the_threshold_sees_past_period_codes_and_instructions(
+    embedder: Embedder, tmp_path: Path, question: str
+) -> None:
+    old = _answerer(embedder, tmp_path, 0.0, OLD).answer(question, _passages())
+    new = _answerer(embedder, tmp_path, 0.0).answer(question, _passages())
+    assert new.meta["best_score"] > old.meta["best_score"] + 0.01
+    assert [c.quote for c in new.citations] == [c.quote for c in old.citations]  # the same quotes
+    # a threshold between the two: the old score abstained, the gate answers
+    between = (new.meta["best_score"] + old.meta["best_score"]) / 2
+    assert _answerer(embedder, tmp_path, between, OLD).answer(question, _passages()).abstained
+    assert not _answerer(embedder, tmp_path, between).answer(question, _passages()).abstained
+
+
+def test_a_question_without_codes_or_instructions_has_the_same_score(embedder: Embedder, tmp_path: Path) -> None:
+    question = "How much did appliances revenue of Varnholt grow in the domestic segment in 2024?"
+    old = _answerer(embedder, tmp_path, 0.0, OLD).answer(question, _passages())
+    new = _answerer(embedder, tmp_path, 0.0).answer(question, _passages())
+    assert new.meta["best_score"] == old.meta["best_score"]
