@@ -462,7 +462,7 @@ def _expansion(surface: str) -> re.Pattern[str] | None:
             else:
                 pattern += rf"(?:{joined}[\s-]|{joined}\s+{_EXPANSION_JOINERS}\s+)"
         if letter == "n" and 0 < i < len(letters) - 1 and len(parts) == 1:
-            pattern += r"(?:n[a-z0-9]*|and|&)"  # "PPNE", "PNL": an N between letters written for "and" / "&"
+            pattern += r"(?:n[a-z0-9]*|and|&)"  # "RNDE", "PNL": an N between letters written for "and" / "&"
         else:
             pattern += rf"{letter}[a-z0-9]*"
     written = r"\s?&\s?".join(re.escape(p) for p in parts) if len(parts) > 1 else re.escape(surface)

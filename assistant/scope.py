@@ -259,8 +259,11 @@ class DocumentNames:
         self.form_of: dict[str, str] = {}
         self.period_of: dict[str, _Period] = {}
         self.period_end: dict[str, str] = {}  # document id -> the ISO date its period ends (or its date)
+        self.ticker_of: dict[str, str] = {}  # document id -> the exchange symbol its metadata states
         for doc in documents:
             meta = doc.meta
+            if meta.get("ticker"):
+                self.ticker_of[doc.id] = str(meta["ticker"])
             entity = _entity_words(str(meta.get("entity") or ""))
             if entity:
                 self.entity_of[doc.id] = entity
@@ -614,7 +617,10 @@ def _meta_scope(question: str, names: DocumentNames, entity_of: str | None) -> _
     years = [p for p in periods if p[1] is None]
     preferred: list[str] = []
     if years:
+        # a year named without a quarter is the year a whole-year document covers (an annual report); that year's
+        # quarterly documents each cover a part of it, so they are used only when no whole-year document is there
         of_years = _of_periods(names, pool, years)
+        of_years = _some([d for d in of_years if d not in names.quarterly], of_years)
         if per_document:
             pool = _some(of_years, pool)  # "between 2021 and 2022": each year's document
         elif of_years != pool:

@@ -94,12 +94,15 @@ def _described(chunking: str) -> str:
 
 def _dated(passages: list[Passage], names: DocumentNames) -> list[Passage]:
     """``passages`` carrying ``meta["period_end"]`` where their document's period is known, so an answer can
-    order what each period says."""
-    ends = names.period_end
-    return [
-        p.model_copy(update={"meta": {**p.meta, "period_end": ends[p.chunk.doc_id]}}) if p.chunk.doc_id in ends else p
-        for p in passages
-    ]
+    order what each period says, and ``meta["ticker"]`` where their document states one (chunks do not carry it),
+    so the answerer's name check finds a ticker the question uses."""
+    out = []
+    for p in passages:
+        doc_id = p.chunk.doc_id
+        found = (("period_end", names.period_end.get(doc_id)), ("ticker", names.ticker_of.get(doc_id)))
+        added = {key: value for key, value in found if value}
+        out.append(p.model_copy(update={"meta": {**p.meta, **added}}) if added else p)
+    return out
 
 
 def _records(catalog: Catalog, entries: Sequence[CatalogEntry]) -> list[DocumentRecord]:

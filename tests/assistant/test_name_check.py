@@ -116,10 +116,10 @@ def test_initials_with_an_n_for_and_name_the_entity_of_the_labels(answerer: Extr
 @pytest.mark.parametrize(
     ("short", "written", "found"),
     [
-        ("PPNE", "Property, plant and equipment, net", True),  # N for "and"
-        ("PPNE", "property, plant & equipment", True),
+        ("RNDE", "Research and development expense", True),  # N for "and"
+        ("RNDE", "research & development expenses", True),
         ("PNL", "the profit and loss statement", True),
-        ("PPNE", "property, plant or equipment", False),
+        ("RNDE", "research or development expense", False),
         ("NPV", "net present value", True),  # a first N is an N
     ],
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -268,3 +269,31 @@ def test_a_named_year_prefers_by_score_and_leaves_places_to_other_documents(
         assert len(docs) == 5 and set(docs) == {"k23", "k22", "q22"}  # the named year's 10-K keeps places, not all
     finally:
         svc.close()
+
+
+def test_a_named_fiscal_year_prefers_the_annual_report_over_that_years_quarters(filings: Assistant) -> None:
+    """ "fiscal 2023" is the year the annual report covers; the 10-Qs of 2023 each cover a quarter of it."""
+    answer = filings.ask("How many stores did Northwind open in fiscal 2023?")
+    marked = {p.chunk.doc_id for p in answer.passages if p.meta.get("preferred")}
+    assert marked == {"nk"}  # not the quarters of 2023, which the answerer would quote as readily
+    assert "nk" in {p.chunk.doc_id for p in answer.passages}
+
+
+def test_passages_carry_their_documents_ticker(tmp_path: Path, embedder: Embedder) -> None:
+    """Chunks do not carry a ticker; the service passes the document's on, so the answerer's name check can see it."""
+    doc = _filing("t1", "Eastwind Kites Inc.", "10-Q", "Q1 2024", "2024-03-31", 77, 3)
+    doc = doc.model_copy(update={"meta": {**doc.meta, "ticker": "EWKT"}})
+    svc = Assistant(get_settings(data_dir=tmp_path), embedder=embedder)
+    try:
+        svc.ingest_documents([doc])
+        answer = svc.ask("How many stores did EWKT open in the quarter?")
+    finally:
+        svc.close()
+    assert answer.passages and all(p.meta.get("ticker") == "EWKT" for p in answer.passages)
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+
+
+def test_two_named_years_take_each_years_annual_report_not_its_quarters(filings: Assistant) -> None:
+    answer = filings.ask("How did Northwind's net revenue change between fiscal 2022 and fiscal 2023?")
+    assert set(answer.meta["named_documents"]) == {"nj", "nk"}
+    assert {p.chunk.doc_id for p in answer.passages} == {"nj", "nk"}
