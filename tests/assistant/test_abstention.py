@@ -8,28 +8,14 @@ import pytest
 from assistant.answer_types import AnswerType, expected_type, is_table_row, type_evidence
 from assistant.config import get_settings
 from assistant.extractive import ExtractiveAnswerer, _expansion, _question_terms
-from assistant.types import Chunk, Passage
+from assistant.types import Passage
 from index.embeddings import Embedder
-from ingest.chunking import split_sentences
+from tests.assistant.filings import filing_passages
 
 
 def _filing(doc_id: str, text: str, *, title: str = "Form 10-Q", context: str = "", **meta: str) -> list[Passage]:
-    """One passage per three sentences of ``text``, as ingest makes them: the title and the context header in
-    the chunk meta (the header is indexed, never quoted)."""
-    spans = split_sentences(text)
-    passages: list[Passage] = []
-    for k in range(0, len(spans), 3):
-        start, end = spans[k][0], spans[min(k + 3, len(spans)) - 1][1]
-        chunk = Chunk(
-            id=f"{doc_id}:{k:04d}",
-            doc_id=doc_id,
-            text=text[start:end],
-            start=start,
-            end=end,
-            meta={"title": title, "source": f"/docs/{doc_id}.pdf", "context": context, **meta},
-        )
-        passages.append(Passage(chunk=chunk, score=1.0 - 0.1 * len(passages)))
-    return passages
+    """One passage per three sentences of ``text``, as ingest makes them."""
+    return filing_passages(doc_id, text, sentences=3, title=title, context=context, meta=meta)
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 
 from assistant.config import get_settings
 from assistant.extractive import ExtractiveAnswerer, ExtractiveTuning
-from assistant.types import Chunk, Passage
+from assistant.types import Passage
 from index.embeddings import Embedder
-from ingest.chunking import split_sentences
+from tests.assistant.filings import filing_passages
 
 TEXT = (
     "Segment Performance. "
@@ -25,20 +25,7 @@ OLD = ExtractiveTuning(gate_periods=False, gate_instructions=True)  # the thresh
 
 
 def _passages() -> list[Passage]:
-    spans = split_sentences(TEXT)
-    out: list[Passage] = []
-    for k in range(0, len(spans), 2):
-        start, end = spans[k][0], spans[min(k + 2, len(spans)) - 1][1]
-        chunk = Chunk(
-            id=f"v:{k:04d}",
-            doc_id="v",
-            text=TEXT[start:end],
-            start=start,
-            end=end,
-            meta={"title": "Form 10-Q", "source": "/docs/v.pdf", "context": HEADER},
-        )
-        out.append(Passage(chunk=chunk, score=1.0 - 0.1 * len(out)))
-    return out
+    return filing_passages("v", TEXT, sentences=2, context=HEADER)
 
 
 def _answerer(

@@ -8,28 +8,15 @@ import pytest
 
 from assistant.config import get_settings
 from assistant.extractive import ExtractiveAnswerer, _expansion, _question_terms
-from assistant.types import Chunk, Passage
+from assistant.types import Passage
 from index.embeddings import Embedder
-from ingest.chunking import split_sentences
+from tests.assistant.filings import filing_passages
 
 
 def _filing(doc_id: str, text: str, *, context: str, passage_meta: dict[str, str] | None = None) -> list[Passage]:
     """One passage per two sentences, titled "Form 10-Q" (a cover page's first line), the context header naming
     the company; ``passage_meta`` as the service may attach it."""
-    spans = split_sentences(text)
-    out: list[Passage] = []
-    for k in range(0, len(spans), 2):
-        start, end = spans[k][0], spans[min(k + 2, len(spans)) - 1][1]
-        chunk = Chunk(
-            id=f"{doc_id}:{k:04d}",
-            doc_id=doc_id,
-            text=text[start:end],
-            start=start,
-            end=end,
-            meta={"title": "Form 10-Q", "source": f"/docs/{doc_id}.pdf", "context": context},
-        )
-        out.append(Passage(chunk=chunk, score=1.0 - 0.1 * len(out), meta=dict(passage_meta or {})))
-    return out
+    return filing_passages(doc_id, text, sentences=2, context=context, passage_meta=passage_meta)
 
 
 @pytest.fixture(scope="module")
