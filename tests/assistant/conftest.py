@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.config import get_settings
+from assistant.extractive import ExtractiveAnswerer
 from assistant.service import Assistant
 from index.embeddings import Embedder
 from tests.conftest import DEMO_DIR, REPO
@@ -137,3 +138,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     key = "test-key-" + os.urandom(6).hex()
     with serving(data_dir, api_key=key, max_upload_mb="1") as served:
         yield LiveServer(url=served.url, api_key=key, data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def answerer(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> ExtractiveAnswerer:
+    """The extractive answerer with default settings and no corpus (for tests that hand it passages)."""
+    return ExtractiveAnswerer(get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder)

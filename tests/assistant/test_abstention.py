@@ -6,21 +6,14 @@ from __future__ import annotations
 import pytest
 
 from assistant.answer_types import AnswerType, expected_type, is_table_row, type_evidence
-from assistant.config import get_settings
 from assistant.extractive import ExtractiveAnswerer, _expansion, _question_terms
 from assistant.types import Passage
-from index.embeddings import Embedder
 from tests.assistant.filings import filing_passages
 
 
 def _filing(doc_id: str, text: str, *, title: str = "Form 10-Q", context: str = "", **meta: str) -> list[Passage]:
     """One passage per three sentences of ``text``, as ingest makes them."""
     return filing_passages(doc_id, text, sentences=3, title=title, context=context, meta=meta)
-
-
-@pytest.fixture(scope="module")
-def answerer(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder)
 
 
 # The cover page's first line is the title ("Form 10-Q"); only the context header names the company.

@@ -61,11 +61,6 @@ def _check_verbatim(answer: Answer, docs: dict[str, Document]) -> None:
         assert " ".join(c.quote.split()) in answer.answer
 
 
-@pytest.fixture(scope="module")
-def answerer(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder)
-
-
 # ------------------------------------------------------------------ answer types (pure functions)
 
 

@@ -40,11 +40,6 @@ def _report(doc_id: str, period_end: str, sentence: str, rank: int) -> Passage:
     return Passage(chunk=chunk, score=1.0 - 0.1 * rank)
 
 
-@pytest.fixture(scope="module")
-def answerer(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder)
-
-
 def test_each_document_is_quoted_once_in_period_order(answerer: ExtractiveAnswerer) -> None:
     """Near-identical sentences that report other figures are not repetitions; the quotes follow the periods,
     not the retrieval rank."""

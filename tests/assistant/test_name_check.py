@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.config import get_settings
 from assistant.extractive import ExtractiveAnswerer, _expansion, _question_terms
 from assistant.types import Passage
-from index.embeddings import Embedder
 from tests.assistant.filings import filing_passages
 
 
@@ -17,11 +15,6 @@ def _filing(doc_id: str, text: str, *, context: str, passage_meta: dict[str, str
     """One passage per two sentences, titled "Form 10-Q" (a cover page's first line), the context header naming
     the company; ``passage_meta`` as the service may attach it."""
     return filing_passages(doc_id, text, sentences=2, context=context, passage_meta=passage_meta)
-
-
-@pytest.fixture(scope="module")
-def answerer(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder)
 
 
 SEGMENTS = (

@@ -26,11 +26,6 @@ def _passages(*, preferred: bool = True) -> list[Passage]:
     return [*later, *earlier]
 
 
-@pytest.fixture(scope="module")
-def answerer(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder)
-
-
 def test_the_preferred_documents_sentence_is_quoted(answerer: ExtractiveAnswerer) -> None:
     answer = answerer.answer(QUESTION, _passages())
     assert not answer.abstained, answer.meta.get("abstain_reason")
