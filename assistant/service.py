@@ -673,7 +673,7 @@ class Assistant:
         return allowed
 
     def _require_documents(self) -> None:
-        if self.catalog.count() == 0:
+        if not self.catalog.has_ready():
             raise EmptyIndex("no documents are indexed yet; run `assistant ingest PATH` or upload files first")
 
     def _document_names(self) -> DocumentNames:
