@@ -304,6 +304,12 @@ _NOT_NAMES = re.compile(
 )
 
 
+def _labels(passage: Passage) -> list[str]:
+    """What names the passage's document: the label keys of its chunk's meta and of its own (the service copies
+    a document's ticker there)."""
+    return [str(meta.get(key) or "") for meta in (passage.chunk.meta, passage.meta) for key in _LABEL_KEYS]
+
+
 @functools.cache
 def _country_codes() -> frozenset[str]:
     """Three-letter country codes ("DEU", "FRA": ISO 3166 alpha-3, from CLDR's territory aliases as babel ships
@@ -825,7 +831,7 @@ class ExtractiveAnswerer:
             chunk = unit.passage.chunk
             if chunk.id not in labels:
                 source = PurePath(str(chunk.meta.get("source", ""))).stem
-                said = [str(meta.get(key) or "") for meta in (chunk.meta, unit.passage.meta) for key in _LABEL_KEYS]
+                said = _labels(unit.passage)
                 labels[chunk.id] = content_stems(" ".join([*said, source])) | _label_years(unit.passage, said)
                 label_names[chunk.id] = [run for text in said for run in _capitalised_runs(text)]
         for j, term in enumerate(terms):
@@ -863,7 +869,7 @@ class ExtractiveAnswerer:
             if not years:
                 continue
             for i, unit in enumerate(units):
-                said = [str(unit.passage.chunk.meta.get(key) or "") for key in _LABEL_KEYS]
+                said = _labels(unit.passage)
                 if years & set(_YEARS.findall(unit.text)) or years & _label_years(unit.passage, said):
                     match[i, j] = 1.0
 
