@@ -401,3 +401,30 @@ def test_search_returns_the_exhaustive_passages_and_scores(
         top_k = rng.choice([1, 2, 5, 10, 50, 1000])
         some = None if rng.random() < 0.6 else {f"d{rng.randrange(docs)}" for _ in range(rng.randint(1, 5))}
         assert _hits(index, query, top_k, some, False) == _hits(index, query, top_k, some, True), (query, top_k)
+
+
+def test_reopening_finds_the_rows_of_documents_whose_chunks_are_not_one_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening reads each document's rows as a range when they are one; chunks of documents added interleaved,
+    or a document re-added in part, are read row by row, and both ways give the same index."""
+    path = tmp_path / "bm25"
+    index = LexicalIndex(path)
+    a = make_chunks("a", ["heron river nest", "train station", "ferry harbour"])
+    b = make_chunks("b", ["runner shoe", "marathon winter"])
+    index.add([a[0], b[0], a[1], b[1], a[2]])  # one commit, the documents' rows interleaved
+    index.commit()
+    c = make_chunks("c", ["fish autumn", "heron fish", "nest nest"])
+    index.add(c)
+    index.commit()
+    index.add(make_chunks("c", ["swallow river"]))  # c's first chunk again: a row after the others
+    index.commit()
+    expected = {ch.id: ch for ch in [*a, *b, *c[1:], *make_chunks("c", ["swallow river"])]}
+    reopened = LexicalIndex(path)
+    _assert_same(reopened, _fresh(expected), rel=1e-5)
+    monkeypatch.setattr(lexical, "_SCATTERED_MAX", 0)  # every row read from the table instead
+    _assert_same(LexicalIndex(path), reopened, rel=0)
+    reopened.delete("a")
+    reopened.commit()
+    expected = {k: ch for k, ch in expected.items() if ch.doc_id != "a"}
+    _assert_same(LexicalIndex(path), _fresh(expected), rel=1e-5)
