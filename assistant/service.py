@@ -225,6 +225,9 @@ class Assistant:
         self._answerers: dict[str, Answerer] = {}
         self._names: DocumentNames | None = None  # built on the first question that may name a document
         self._sources: dict[str, str] | None = None  # document id -> shown source, kept until the next write
+        self._names_lock = threading.Lock()  # one build of the names at a time (a question's or the warm-up's)
+        self._library_version = 0  # counts the writes: names built across one are not kept
+        self._warming: threading.Thread | None = None
         # shared mode: what the change log brought (``health()["shared"]``); changes already applied, by id -> seq
         self.follow_state: dict[str, object] = {}
         self._applied: dict[str, int] = {}
@@ -573,8 +576,29 @@ class Assistant:
             report["shared"] = {**self.follow_state, "cache": str(self.settings.data_dir)}
         return report
 
+    def warm(self) -> None:
+        """Start loading, in a background thread, what the first question would otherwise wait for: the dense
+        index's graph (Chroma loads it on the first search: 6 s of CPU at 1M chunks, in Rust, without the GIL) and
+        what names each document. For a server, whose start-up (the UI) goes on meanwhile (docs/scale.md "Cold
+        start"). A failure here is only logged: the first question meets it again."""
+
+        def run() -> None:
+            try:
+                if self.catalog.has_ready():
+                    self.retriever.retrieve("warm-up", 1)
+                    self._document_names()
+            except Exception as exc:  # noqa: BLE001 - the first question reports it
+                log.warning("the warm-up stopped: %s", exc)
+
+        if self._warming is None:
+            self._warming = threading.Thread(target=run, name="warm-up", daemon=True)
+            self._warming.start()
+
     def close(self) -> None:
         """Close the catalog and the Chroma client, and let another process open the directory. Safe twice."""
+        warming, self._warming = getattr(self, "_warming", None), None
+        if warming is not None:
+            warming.join(timeout=60)
         self._stop_following.set()
         following, self._following = getattr(self, "_following", None), None
         if following is not None:
@@ -679,9 +703,24 @@ class Assistant:
     def _document_names(self) -> DocumentNames:
         """What names each document, kept until the next write (``_commit`` drops it)."""
         names = self._names
-        if names is None:
-            names = self._names = DocumentNames(self.documents())
+        if names is not None:
+            return names
+        with self._names_lock:  # a question arriving during the warm-up waits for its names instead of a second build
+            if self._names is not None:
+                return self._names
+            version = self._library_version
+            entries = self.catalog.entries()
+            names = DocumentNames([self._info(e) for e in entries])
+            if version == self._library_version:  # no write meanwhile: keep them
+                self._names = names
+                if self._sources is None:  # the same listing: one read of the catalog on the first question
+                    self._sources = {e.id: e.source for e in entries}
         return names
+
+    def _library_changed(self) -> None:
+        self._library_version += 1
+        self._names = None
+        self._sources = None
 
     def _each_document(self, question: str, k: int, doc_ids: Sequence[str], names: DocumentNames) -> list[Passage]:
         """The best passages of each of ``doc_ids`` (of the ``k`` best-ranked of them when there are more), up to
@@ -742,7 +781,9 @@ class Assistant:
         return chunk.model_copy(update={"meta": {**chunk.meta, "source": source}})
 
     def _info(self, entry: CatalogEntry) -> DocumentInfo:
-        return DocumentInfo(
+        # not validated again: the catalog's columns have these types (validating 50,000 rows cost 0.75 s of CPU on
+        # the first question; docs/scale.md "Cold start")
+        return DocumentInfo.model_construct(
             id=entry.id,
             title=entry.title,
             source=entry.source,
@@ -1126,8 +1167,7 @@ class Assistant:
         A crash before 2 leaves the old versions (pending is rolled back on open); after 2, the new ones
         (deleting is finished on open).
         """
-        self._names = None
-        self._sources = None
+        self._library_changed()
         self.lexical.commit()
         if self.library is not None:  # shared: every process hears of the new versions before they are ready here
             self._publish([e for e in self.catalog.unfinished() if e.state == "pending" or e.replaces == e.id])
@@ -1141,7 +1181,7 @@ class Assistant:
                 elif entry.state == "ready":  # cut again
                     self.catalog.set_replaces(entry.id, "")
         self._finish_deletes()
-        self._names = self._sources = None  # and again: a question may have read the library meanwhile
+        self._library_changed()  # and again: a question may have read the library meanwhile
         if self.library is not None:
             self._compact_changes()
 
@@ -1207,8 +1247,7 @@ class Assistant:
                 self.vector.delete(entry.id)
             self.lexical.delete(entry.id)
             self.sentence_vectors.delete(entry.id)
-        ready = {e.id for e in self.catalog.entries()}
-        stray = self.lexical.doc_ids() - ready - {e.id for e in unfinished}
+        stray = self.lexical.doc_ids() - self.catalog.ids() - {e.id for e in unfinished}
         for doc_id in stray:
             self.lexical.delete(doc_id)
         if pending or stray:
@@ -1343,7 +1382,7 @@ class Assistant:
             for entry in gone:
                 self.catalog.remove(entry.id)
         self._forget_stored({e.stored for e in gone if e.stored})
-        self._names = self._sources = None
+        self._library_changed()
         return len(fresh) + len(gone), retry
 
     def _publish(self, entries: Sequence[CatalogEntry]) -> None:
@@ -1479,7 +1518,7 @@ class Assistant:
         They become uploads named by their file name (so their files are deleted with them)."""
         folder = str(upload_dir(self.settings).resolve())
         with self.catalog.transaction():
-            for entry in self.catalog.entries(state=None):
+            for entry in self.catalog.with_origin_under(folder):
                 path = PurePosixPath(entry.origin)
                 if not entry.stored and str(path.parent) == folder:
                     self.catalog.set_origin(entry.id, origin=_UPLOAD + path.name, source=path.name, stored=path.name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from assistant.scope import (
@@ -248,3 +250,29 @@ def test_a_ticker_the_documents_state_names_their_entity() -> None:
     # one ticker stated for two entities names neither
     shared = [_ticked("x", "Blue Heron Foods, Inc.", "BLUH"), _ticked("y", "Bluhm Holdings Inc.", "BLUH")]
     assert scope_of("Did BLUH grow?", shared).doc_ids == ()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "notes.txt",
+        "reports/q3-2024 Review.PDF",
+        ".env",
+        "dir/.hidden",
+        "archive.tar.gz",
+        "dir/sub/",
+        "no_suffix",
+        "a/b.c/d",
+        "x..y",
+        "trailing.",
+    ],
+)
+def test_file_names_read_without_paths_are_the_paths_names(source: str) -> None:
+    from pathlib import PurePath
+
+    from assistant.scope import _file_name, _name_tokens
+
+    info = DocumentInfo(id="d", title="T", source=source, chunks=1, ingested_at="")
+    stem = PurePath(source).stem.lower()
+    assert _file_name(source) == PurePath(source).name
+    assert _name_tokens(info) == {t for t in re.split(r"[^a-z0-9]+", stem) if len(t) >= 2 and not t.isdigit()}
