@@ -26,6 +26,7 @@ import logging
 import math
 import re
 import secrets
+import threading
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -1198,12 +1199,28 @@ def create_app(
     return app
 
 
+def _import_ui() -> None:
+    try:
+        import gradio  # noqa: F401
+
+        import ui.chat  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - create_app imports them again and reports it
+        log.warning("could not import the UI ahead: %s", exc)
+
+
 def serve(settings: Settings) -> None:
     """Build the service (indexing nothing) and serve the API and the UI on ``settings.host:settings.port``."""
     import uvicorn
 
+    # Importing Gradio (5 s of CPU) and opening the index (4 s at 1M chunks, much of it in SQLite and NumPy, which
+    # let go of the GIL) overlap on a second core; the dense index loads while the UI is built (docs/scale.md
+    # "Cold start").
+    ui_import = threading.Thread(target=_import_ui, name="ui-import", daemon=True)
+    ui_import.start()
     service = Assistant(settings)
     try:
+        service.warm()
+        ui_import.join()
         app = create_app(service, settings)
         log.info("serving on http://%s:%s (UI at %s/)", settings.host, settings.port, UI_PATH)
         uvicorn.run(
