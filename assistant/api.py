@@ -1217,9 +1217,8 @@ def serve(settings: Settings) -> None:
     # "Cold start").
     ui_import = threading.Thread(target=_import_ui, name="ui-import", daemon=True)
     ui_import.start()
-    service = Assistant(settings)
+    service = Assistant(settings, warm=True)
     try:
-        service.warm()
         ui_import.join()
         app = create_app(service, settings)
         log.info("serving on http://%s:%s (UI at %s/)", settings.host, settings.port, UI_PATH)

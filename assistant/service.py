@@ -163,7 +163,10 @@ class Assistant:
     Reads may run concurrently; writes (ingest, delete) are serialised.
     """
 
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None, warm: bool = False) -> None:
+        """``warm``: call ``warm()`` as soon as the dense index is open (what a server starting up wants)."""
+        self._warming: threading.Thread | None = None
+        self._opened = threading.Event()  # set when the constructor is done (or has failed)
         if settings.shared and not settings.chroma_url:
             raise InvalidSettings("ASSISTANT_SHARED=true needs a Chroma server: set ASSISTANT_CHROMA_URL")
         data_dir = Path(settings.data_dir)
@@ -189,12 +192,14 @@ class Assistant:
                 backend=settings.embed_backend,
                 cache_dir=settings.embed_cache_dir,
             )
-            self._open(settings, data_dir)
+            self._open(settings, data_dir, warm=warm)
         except BaseException:
+            self._opened.set()
             self.close()
             raise
+        self._opened.set()
 
-    def _open(self, settings: Settings, data_dir: Path) -> None:
+    def _open(self, settings: Settings, data_dir: Path, *, warm: bool = False) -> None:
         self.catalog = Catalog(data_dir / "catalog.sqlite")
         self._check_model()
         self.vector = VectorIndex(
@@ -204,6 +209,8 @@ class Assistant:
         )
         if not settings.shared:
             self._claim_collection()
+        if warm:  # the dense index loads while the lexical one opens
+            self.warm()
         self.lexical = LexicalIndex(data_dir / "bm25")
         # the sentence vectors answers keep (assistant.extractive): dropped with their documents
         self.sentence_vectors = SentenceVectors(store_path(data_dir))
@@ -227,7 +234,6 @@ class Assistant:
         self._sources: dict[str, str] | None = None  # document id -> shown source, kept until the next write
         self._names_lock = threading.Lock()  # one build of the names at a time (a question's or the warm-up's)
         self._library_version = 0  # counts the writes: names built across one are not kept
-        self._warming: threading.Thread | None = None
         # shared mode: what the change log brought (``health()["shared"]``); changes already applied, by id -> seq
         self.follow_state: dict[str, object] = {}
         self._applied: dict[str, int] = {}
@@ -578,14 +584,16 @@ class Assistant:
 
     def warm(self) -> None:
         """Start loading, in a background thread, what the first question would otherwise wait for: the dense
-        index's graph (Chroma loads it on the first search: 6 s of CPU at 1M chunks, in Rust, without the GIL) and
-        what names each document. For a server, whose start-up (the UI) goes on meanwhile (docs/scale.md "Cold
-        start"). A failure here is only logged: the first question meets it again."""
+        index's graph (Chroma loads it on the first search: 6 s of CPU at 1M chunks, in Rust, without the GIL) and,
+        once the service is open, what names each document. For a server, whose start-up (the lexical index, the
+        UI) goes on meanwhile (docs/scale.md "Cold start"). A failure here is only logged: the first question meets
+        it again."""
 
         def run() -> None:
             try:
-                if self.catalog.has_ready():
-                    self.retriever.retrieve("warm-up", 1)
+                self.vector.search(self.embedder.embed_query("warm-up"), 1)
+                self._opened.wait()
+                if not self._stop_following.is_set() and self.catalog.has_ready():
                     self._document_names()
             except Exception as exc:  # noqa: BLE001 - the first question reports it
                 log.warning("the warm-up stopped: %s", exc)
@@ -596,10 +604,10 @@ class Assistant:
 
     def close(self) -> None:
         """Close the catalog and the Chroma client, and let another process open the directory. Safe twice."""
+        self._stop_following.set()  # also tells the warm-up to stop before the names
         warming, self._warming = getattr(self, "_warming", None), None
         if warming is not None:
             warming.join(timeout=60)
-        self._stop_following.set()
         following, self._following = getattr(self, "_following", None), None
         if following is not None:
             following.join(timeout=30)

@@ -299,38 +299,42 @@ def test_a_document_added_or_deleted_is_named_or_not_at_once(tmp_path: Path, mak
 
 
 def test_the_warm_up_builds_the_names_and_a_write_meanwhile_is_not_lost(
-    tmp_path: Path, make_assistant: MakeAssistant, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, make_assistant: MakeAssistant, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``warm`` builds what names the documents in the background; names built while a write lands are not kept,
-    so the next question sees the new document."""
+    """``Assistant(..., warm=True)`` (a server's start) loads the dense index and builds what names the documents
+    in the background; names built while a write lands are not kept, so the next question sees the new document."""
     import assistant.service as service_module
+    from assistant.config import get_settings
 
     svc = make_assistant()
-    svc.warm()  # an empty index: nothing to warm, and nothing fails
-    svc.close()
-    svc = make_assistant()
+    svc.warm()  # an empty index: nothing to name, and nothing fails
     (tmp_path / "alpha-memo.txt").write_text("Harbour Memo\n\nThe harbour reopened in spring after dredging.\n")
     svc.ingest([tmp_path / "alpha-memo.txt"])
-    svc.warm()
-    assert svc._warming is not None
-    svc._warming.join(timeout=120)
-    assert svc._names is not None and len(svc._names.ids) == 1
-    assert svc.ask("summarise the alpha memo").meta.get("named_documents")
+    data_dir = svc.settings.data_dir
+    svc.close()
+    svc = Assistant(get_settings(data_dir=data_dir), embedder=embedder, warm=True)
+    try:
+        assert svc._warming is not None
+        svc._warming.join(timeout=120)
+        assert svc._names is not None and len(svc._names.ids) == 1
+        assert svc.ask("summarise the alpha memo").meta.get("named_documents")
 
-    built = service_module.DocumentNames
+        built = service_module.DocumentNames
 
-    def write_meanwhile(documents: list[object]) -> object:
-        names = built(documents)  # type: ignore[arg-type]
-        svc._library_changed()  # as a commit landing during the build does
-        return names
+        def write_meanwhile(documents: list[object]) -> object:
+            names = built(documents)  # type: ignore[arg-type]
+            svc._library_changed()  # as a commit landing during the build does
+            return names
 
-    svc._library_changed()
-    monkeypatch.setattr(service_module, "DocumentNames", write_meanwhile)
-    svc._document_names()
-    assert svc._names is None  # built across a write: not kept
-    monkeypatch.setattr(service_module, "DocumentNames", built)
-    svc._document_names()
-    assert svc._names is not None
+        svc._library_changed()
+        monkeypatch.setattr(service_module, "DocumentNames", write_meanwhile)
+        svc._document_names()
+        assert svc._names is None  # built across a write: not kept
+        monkeypatch.setattr(service_module, "DocumentNames", built)
+        svc._document_names()
+        assert svc._names is not None
+    finally:
+        svc.close()
 
 
 def test_a_summary_of_many_chosen_documents_covers_three(tmp_path: Path, make_assistant: MakeAssistant) -> None:
