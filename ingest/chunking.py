@@ -19,7 +19,6 @@ from typing import Any
 from assistant.types import Chunk, Document
 from ingest.boilerplate import classify
 from ingest.errors import DocumentTooLarge
-from ingest.tables import table_titles
 
 __all__ = ["CHUNKING_VERSION", "HEADER_TOKENS", "chunk_document", "is_table_row", "split_sentences"]
 
@@ -355,30 +354,16 @@ def _continued(label: str, nxt: str) -> str:
     return f"{label} {' '.join(more)}" if more else label
 
 
-def _headings(text: str, tables: Sequence[tuple[int, int, str]] = ()) -> list[_Heading]:
+def _headings(text: str) -> list[_Heading]:
     """The heading events of ``text``: numbered parts and items, Markdown hashes, title-like lines that open a
-    paragraph, all-caps lines; a table caption (a heading line followed by
-    a row) holds for its rows only. ``tables`` (``ingest.tables.table_titles``): each table block's title holds
-    over the whole block (its section lines, "Current assets", open no heading)."""
+    paragraph, all-caps lines; a table caption (a heading line followed by a row) holds for its rows only."""
     lines = [(m.start() + len(m.group()) - len(m.group().lstrip()), m.group().strip()) for m in _LINE.finditer(text)]
     lines = [(start, line) for start, line in lines if line]
     breaks = {m.end() for m in _BLANK_LINE.finditer(text)}
     out: list[_Heading] = []
     in_table = False
     continued = False
-    blocks = iter(tables)
-    block = next(blocks, None)
-    opened: tuple[int, int, str] | None = None
     for i, (start, line) in enumerate(lines):
-        while block is not None and start >= block[1]:
-            block = next(blocks, None)
-        if block is not None and start >= block[0]:
-            if block is not opened:  # the block's first line: its title opens, and closes at its end
-                opened = block
-                in_table = False
-                out.append(_Heading(block[0], _CAPTION, block[2]))
-                out.append(_Heading(block[1], _CAPTION, None))
-            continue
         nxt = lines[i + 1][1] if i + 1 < len(lines) else ""
         row = (";" in line or " — " in line) and is_table_row(line)
         if in_table and not row:
@@ -466,7 +451,7 @@ _PARAGRAPH_FILL = 0.6  # a chunk this full ends at a paragraph break rather than
 _SECTION_FILL = 0.25
 # Bumped whenever the same settings would cut a document into different chunks; the service re-chunks
 # documents indexed under another version (or other chunk settings) when they are ingested again.
-CHUNKING_VERSION = 4  # 3: context header, section path, table rows as units, boilerplate kind; 4: table titles
+CHUNKING_VERSION = 3  # 3: context header, section path, table rows as units, boilerplate kind
 # A chunk's estimate (the sum of its sentences' counts) is exact for WordPiece tokenizers such as MiniLM's;
 # other tokenizers may add about a token where two sentences meet, so a chunk whose estimate is within
 # _VERIFY_SLACK + (sentence joins) of the limit is counted for real.
@@ -689,7 +674,7 @@ def chunk_document(
     spans = split_sentences(text)
     if not spans:
         return []
-    paths = _paths(_headings(text, table_titles(text, [page.start for page in doc.pages])), doc.title)
+    paths = _paths(_headings(text), doc.title)
     path_starts = [start for start, _ in paths]
     parts = _context_parts(doc)
     identified = any(doc.meta.get(key) for key in _IDENTITY)

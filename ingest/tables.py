@@ -19,23 +19,13 @@ two rows. The choice of pdfplumber over PyMuPDF, the gate and their cost are mea
 
 from __future__ import annotations
 
-import bisect
 import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = [
-    "Table",
-    "looks_tabular",
-    "page_tables",
-    "placeholder",
-    "put_tables",
-    "replace_tables",
-    "table_spans",
-    "table_titles",
-]
+__all__ = ["Table", "looks_tabular", "page_tables", "placeholder", "put_tables", "replace_tables", "table_spans"]
 
 # A value cell: a figure with its currency sign, sign, parentheses, percent or multiplier, or a nil dash.
 _NUMBER = re.compile(r"^[(\[]?[-+−]?[$€£¥]?\s?[(]?\d[\d,.]*\)?\s?(?:%|pts?|bps|x)?[)\]]?\*?$|^[—–-]+$", re.IGNORECASE)
@@ -519,64 +509,3 @@ def table_spans(text: str) -> list[tuple[int, int]]:
         if rows >= 1 and rows >= 0.5 * (len(lines) - 1):
             spans.append((m.start(), m.end()))
     return spans
-
-
-# A table's title in the chunk headers of its rows: the caption up to its units, in at most this many words. The
-# "above" fallback (a block with no caption) looks at most this many non-empty lines up its page.
-_TITLE_WORDS = 14
-_TITLE_REACH = 8
-_SECTION_WORDS = 6
-_CONTENTS = re.compile(r"^(?:table\s+of\s+contents|index)\b\s*", re.IGNORECASE)
-_BROKEN_WORD = re.compile(r"(?<=[a-z]{3}) ([b-z])(?= |$)")  # "Balance Shee t": a word's last letter on its own
-
-
-def _short_title(text: str) -> str:
-    """A caption as a heading: no "Table of Contents" lead-in, cut before its units "(...)", a word split off
-    its last letter joined again, at most ``_TITLE_WORDS`` words."""
-    text = _CONTENTS.sub("", " ".join(text.split()))
-    if _is_units(text):
-        return ""
-    cut = text.find("(")
-    if cut > 0 and len(text[:cut].split()) >= 2:
-        text = text[:cut]
-    text = _BROKEN_WORD.sub(r"\1", text).strip(" .:,;—-")
-    return " ".join(text.split()[:_TITLE_WORDS])
-
-
-def _title_above(text: str, floor: int, start: int) -> str:
-    """The title-like line right above ``start`` and after ``floor`` (the page's start), passing only units
-    lines and lines of figures (column headers such as "2020 2021") within ``_TITLE_REACH`` non-empty lines;
-    any other line (a sentence, a row, a row label) ends the search empty-handed."""
-    lines = [line.strip() for line in text[floor:start].split("\n") if line.strip()]
-    for line in reversed(lines[-_TITLE_REACH:]):
-        if _is_units(line) or not re.search(r"[^\W\d_]{2}", line):
-            continue
-        if _ROW_LINE.match(line) or any(ch.isdigit() for ch in line) or len(line.split()) < 2:
-            return ""
-        return line if _title_like(line) else ""
-    return ""
-
-
-def _section_line(line: str) -> bool:
-    """A block's first line that reads as a section of the table ("Current assets") rather than its caption:
-    short, no units, no parenthesis."""
-    return len(line.split()) <= _SECTION_WORDS and "(" not in line and not _SCALE.search(line)
-
-
-def table_titles(text: str, page_starts: Sequence[int] = ()) -> list[tuple[int, int, str]]:
-    """``(start, end, title)`` of the table blocks of a document's text (``table_spans``) that have a title: the
-    block's caption line, or, when it has none (or only units, or its first line is a short section line such
-    as "Current assets"), the title-like line right above the block on its page (``page_starts``: each page's
-    first offset, ascending). For the chunker: every chunk of the block's rows carries the title in its context
-    header, not only the chunk that holds the caption."""
-    out: list[tuple[int, int, str]] = []
-    for start, end in table_spans(text):
-        newline = text.find("\n", start, end)
-        first = text[start : end if newline < 0 else newline].strip()
-        title = "" if _ROW_LINE.match(first) else _short_title(first)
-        if not title or _section_line(first):
-            k = bisect.bisect_right(page_starts, start) - 1
-            title = _short_title(_title_above(text, page_starts[k] if k >= 0 else 0, start)) or title
-        if title:
-            out.append((start, end, title))
-    return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
@@ -119,49 +118,3 @@ def test_table_spans_find_the_block_for_the_chunker(tmp_path: Path) -> None:
     block = doc.text[spans[0][0] : spans[0][1]]
     assert block.startswith(CAPTION) and block.endswith("2021: 2,775")
     assert "Harvests are measured" not in block and "The cooperative reports" not in block
-
-
-LEDGER = [
-    ["", "Year Ended June 30,", ""],
-    ["", "2020", "2021"],
-    ["SEED STOCK ON HAND", "", ""],
-    *[[f"{grain} seed", f"{k * 37 + 100:,}", f"{k * 41 + 120:,}"] for k, grain in enumerate(["Wheat", "Barley"])],
-    ["STORED GRAIN AT YEAR END", "", ""],
-    *[[f"{grain} in silos", f"{k * 53 + 200:,}", f"{k * 59 + 210:,}"] for k, grain in enumerate(["Rye", "Millet"])],
-    ["Total holdings", "1,977", "2,775"],
-]
-LONG_TITLE = "LAKESIDE GRAIN COOPERATIVE AND MEMBER FARMS COOPERATIVE STATEMENTS OF GRAIN HOLDINGS AND SEED STOCK"
-
-
-@pytest.mark.parametrize(
-    ("title", "gap"),
-    [(LONG_TITLE, 0), ("Cooperative Statements of Grain Holdings", 140)],  # a long caption; a title out of reach
-)
-def test_every_chunk_of_a_tables_rows_carries_its_title_in_the_header(tmp_path: Path, title: str, gap: int) -> None:
-    """A statement's title (a caption longer than a heading line, or a title too far above the table for the
-    extractor to take as its caption) names the statement in the header of every chunk cut from its rows,
-    across the table's section lines ("STORED GRAIN AT YEAR END")."""
-    from ingest.chunking import chunk_document
-
-    styles = getSampleStyleSheet()
-    path = tmp_path / "ledger.pdf"
-    story: list[object] = [
-        Paragraph("Chapter 1", styles["Heading2"]),
-        *(Paragraph(p, styles["Normal"]) for p in PROSE),
-        PageBreak(),
-        Paragraph(title, styles["Heading3"]),
-        Paragraph(UNITS, styles["Normal"]),
-        Spacer(1, gap),
-        _table(LEDGER, grid=True),
-    ]
-    SimpleDocTemplate(str(path), pagesize=A4).build(story)
-    doc = read_document(path)
-    doc = doc.model_copy(update={"meta": {**doc.meta, "entity": "Lakeside Grain Cooperative", "period": "FY2031"}})
-    chunks = chunk_document(doc, lambda text: len(text.split()) + 2, max_tokens=40, overlap=0)
-    rows = [c for c in chunks if "2021: " in c.text]
-    assert len(rows) >= 2  # the rows are cut into several chunks
-    for chunk in rows:
-        assert "STATEMENTS OF GRAIN HOLDINGS" in chunk.meta["context"].upper(), (chunk.meta["context"], chunk.text)
-        assert doc.text[chunk.start : chunk.end] == chunk.text  # citations still quote the body only
-    prose = [c for c in chunks if "regional board" in c.text]
-    assert prose and all("GRAIN HOLDINGS" not in c.meta["context"].upper() for c in prose)
