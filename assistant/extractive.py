@@ -127,6 +127,9 @@ _BYLINE_WITHIN = 400  # characters from the start of the document
 _LOOKBACK = 25
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'-]*)+")
 _FINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
+# a list item set with a typographic bullet ("• Revenue grew 9 percent to $4.1 billion"): a statement, though
+# lists leave off the final stop
+_BULLET = re.compile(r"^\s*[•●▪◦■]\s*\S")
 _CACHE_SIZE = 20_000
 # chunk meta that names its document (ingest sets title and context; entity, form, period, ticker if it copies
 # them); the same keys of ``Passage.meta`` count too (the service may copy a document's meta there)
@@ -827,7 +830,7 @@ class ExtractiveAnswerer:
                             text,
                             key,
                             quotable=len(words) >= 4,
-                            heading=_FINAL.search(text) is None and not is_table_row(text),
+                            heading=_FINAL.search(text) is None and not is_table_row(text) and not _BULLET.match(text),
                             opens=first in _OPENERS or _OPENING_PHRASE.match(text) is not None,
                             stems=set(_STEMMER.stemWords([w.lower() for w in words])),
                             acronyms=_acronyms(text),

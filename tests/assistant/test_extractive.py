@@ -25,6 +25,7 @@ from assistant.service import Assistant
 from assistant.types import Answer, Chunk, Document, Passage
 from index.embeddings import Embedder
 from ingest.chunking import split_sentences
+from tests.assistant.filings import filing_passages
 from tests.conftest import assert_verbatim_citations
 
 FINAL_PUNCTUATION = re.compile(r"[.!?…][\"'”’»)\]]*$")
@@ -738,3 +739,21 @@ def test_demo_citations_are_verbatim_sentences(demo_assistant: Assistant, questi
     assert 1 <= len(answer.citations) <= demo_assistant.settings.answer_sentences
     assert all(FINAL_PUNCTUATION.search(c.quote) for c in answer.citations)
     _check_verbatim(answer, _demo_docs(demo_assistant))
+
+
+def test_a_bulleted_statement_without_a_final_stop_is_no_heading(answerer: ExtractiveAnswerer) -> None:
+    """An earnings release lists its figures as bullets without final stops: such a line states a fact, so it is
+    scored as a sentence, not discounted as a heading (before, the prose sentence stating another figure won)."""
+    text = (
+        "Northwind Completes Sale of Pumps Unit.\n\n"
+        "• Company secured $2.4 billion in cash proceeds from the sale of its pumps unit and keeps a 10% stake\n\n"
+        "• Company raises its full-year sales outlook to $13.1 billion\n\n"
+        "Northwind said the sale of its pumps unit closed after regulators approved it. "
+        "As a result of the sale, Northwind will present the pumps unit as discontinued operations, including a gain "
+        "of about $900 million in the third quarter."
+    )
+    passages = filing_passages("nw", text, sentences=2, context="Northwind Traders Inc. · Form 8-K · 2024")
+    question = "What is the amount of the cash proceeds that Northwind realised from the sale of its pumps unit?"
+    answer = answerer.answer(question, passages)
+    assert not answer.abstained, answer.meta.get("abstain_reason")
+    assert answer.citations[0].quote.startswith("• Company secured $2.4 billion")
