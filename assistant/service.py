@@ -58,6 +58,8 @@ from ingest.errors import DocumentTooLarge, IngestError, UnsupportedFileType
 from ingest.loaders import discover, read_document
 
 log = logging.getLogger(__name__)
+# seconds the warm-up waits for a first question before it makes the index's writer anyway
+_WRITER_AFTER_S = 30.0
 
 # what reads, cuts and may embed the documents of an ingest: given the jobs, it yields each one prepared, in job
 # order, with its chunks' vectors (one row per chunk) or None for this process to embed them; a generator, closed
@@ -167,6 +169,7 @@ class Assistant:
         """``warm``: call ``warm()`` as soon as the dense index is open (what a server starting up wants)."""
         self._warming: threading.Thread | None = None
         self._opened = threading.Event()  # set when the constructor is done (or has failed)
+        self._answered = threading.Event()  # set when the first question has its answer
         if settings.shared and not settings.chroma_url:
             raise InvalidSettings("ASSISTANT_SHARED=true needs a Chroma server: set ASSISTANT_CHROMA_URL")
         data_dir = Path(settings.data_dir)
@@ -329,6 +332,7 @@ class Assistant:
             meta["named_documents"] = list(scope.doc_ids)
         if scope.focus is not None:
             meta["focus"] = scope.focus.value
+        self._answered.set()
         yield final.model_copy(update={"question": question, "timings_ms": timings, "meta": meta})
 
     def retrieve(
@@ -595,6 +599,11 @@ class Assistant:
                 self._opened.wait()
                 if not self._stop_following.is_set() and self.catalog.has_ready():
                     self._document_names()
+                # the writer last, once the first question is answered (or after a while without one): the first
+                # upload then waits only for its own reading and embedding (docs/scale.md "Cold start")
+                self._answered.wait(_WRITER_AFTER_S)
+                if not self._stop_following.is_set():
+                    self.vector.prepare_writes()
             except Exception as exc:  # noqa: BLE001 - the first question reports it
                 log.warning("the warm-up stopped: %s", exc)
 
@@ -605,6 +614,8 @@ class Assistant:
     def close(self) -> None:
         """Close the catalog and the Chroma client, and let another process open the directory. Safe twice."""
         self._stop_following.set()  # also tells the warm-up to stop before the names
+        if hasattr(self, "_answered"):
+            self._answered.set()  # and not to wait for a question
         warming, self._warming = getattr(self, "_warming", None), None
         if warming is not None:
             warming.join(timeout=60)

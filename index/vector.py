@@ -200,6 +200,12 @@ class VectorIndex:
             self._writer = ChromaVectorStore(chroma_collection=self._collection)
         return self._writer
 
+    def prepare_writes(self) -> None:
+        """Make the writer now (importing llama-index: about 2 s of CPU and 46 MB), so the first write does not
+        wait for it."""
+        with self._guard():
+            self._store  # noqa: B018 - the property makes it
+
     def add(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         """Store chunks with their precomputed embeddings; a chunk id already present is replaced."""
         vectors = np.asarray(embeddings, dtype=np.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -302,7 +303,8 @@ def test_the_warm_up_builds_the_names_and_a_write_meanwhile_is_not_lost(
     tmp_path: Path, make_assistant: MakeAssistant, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``Assistant(..., warm=True)`` (a server's start) loads the dense index and builds what names the documents
-    in the background; names built while a write lands are not kept, so the next question sees the new document."""
+    in the background, then, once a question is answered, the index's writer; names built while a write lands are
+    not kept, so the next question sees the new document."""
     import assistant.service as service_module
     from assistant.config import get_settings
 
@@ -314,10 +316,17 @@ def test_the_warm_up_builds_the_names_and_a_write_meanwhile_is_not_lost(
     svc.close()
     svc = Assistant(get_settings(data_dir=data_dir), embedder=embedder, warm=True)
     try:
-        assert svc._warming is not None
-        svc._warming.join(timeout=120)
+        warming = svc._warming
+        assert warming is not None
+        waited = 0.0
+        while svc._names is None and waited < 120:
+            time.sleep(0.1)
+            waited += 0.1
         assert svc._names is not None and len(svc._names.ids) == 1
+        assert svc.vector._writer is None  # the writer waits for the first answer
         assert svc.ask("summarise the alpha memo").meta.get("named_documents")
+        warming.join(timeout=120)
+        assert not warming.is_alive() and svc.vector._writer is not None  # made after it, before any write
 
         built = service_module.DocumentNames
 
