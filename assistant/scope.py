@@ -9,9 +9,10 @@ last sentence, and both say which document they mean. Pure functions over text a
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
 from assistant.types import Answer, DocumentInfo
 from ingest.periods import Period as _Period
@@ -169,7 +170,24 @@ def _file_name(source: str) -> str:
     return source.rstrip("/").rpartition("/")[2]
 
 
-def _name_tokens(doc: DocumentInfo) -> set[str]:
+class NamedDocument(Protocol):
+    """What names a document: a ``DocumentInfo``, or a catalog row (the service builds the names from its rows,
+    without making 50,000 infos first)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def meta(self) -> Mapping[str, Any]: ...
+
+
+def _name_tokens(doc: NamedDocument) -> set[str]:
     name = _file_name(doc.source)
     stem = name[: name.rindex(".")] if name.rfind(".") > 0 else name  # PurePath.stem: ".env" keeps its dot
     return {t for t in _NON_ALNUM.split(stem.lower()) if len(t) >= 2 and not t.isdigit()}
@@ -179,7 +197,7 @@ def _name_tokens(doc: DocumentInfo) -> set[str]:
 _FILE_NAME = re.compile(r"[\w.-]*\w\.(?:pdf|md|markdown|txt|text|html?|docx)\b", re.IGNORECASE)
 
 
-def _file_names(documents: Sequence[DocumentInfo]) -> dict[str, str]:
+def _file_names(documents: Sequence[NamedDocument]) -> dict[str, str]:
     """Lower-case file name (no directories) -> the id of the one document with that name."""
     owners: dict[str, list[str]] = {}
     for doc in documents:
@@ -241,7 +259,7 @@ class DocumentNames:
     each is by or about (its name and the starts of it no other entity's name has), its
     form ("10-Q") and its period ("Q3 2023", "FY2022", ordered by ``period_end``)."""
 
-    def __init__(self, documents: Sequence[DocumentInfo]) -> None:
+    def __init__(self, documents: Sequence[NamedDocument]) -> None:
         self.ids = tuple(doc.id for doc in documents)
         self.position = {doc_id: i for i, doc_id in enumerate(self.ids)}
         # a word of a title says what a document is about ("AI chip restrictions"), not which one it is
@@ -263,7 +281,7 @@ class DocumentNames:
                 self.titles_from.setdefault((title[0], title[1]), []).append((doc.id, title))
         self._meta(documents)
 
-    def _meta(self, documents: Sequence[DocumentInfo]) -> None:
+    def _meta(self, documents: Sequence[NamedDocument]) -> None:
         self.entity_of: dict[str, tuple[str, ...]] = {}
         self.entity_docs: dict[tuple[str, ...], list[str]] = {}
         self.form_of: dict[str, str] = {}

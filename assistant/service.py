@@ -729,7 +729,7 @@ class Assistant:
                 return self._names
             version = self._library_version
             entries = self.catalog.entries()
-            names = DocumentNames([self._info(e) for e in entries])
+            names = DocumentNames(entries)
             if version == self._library_version:  # no write meanwhile: keep them
                 self._names = names
                 if self._sources is None:  # the same listing: one read of the catalog on the first question
