@@ -742,18 +742,18 @@ def test_demo_citations_are_verbatim_sentences(demo_assistant: Assistant, questi
 
 
 def test_a_bulleted_statement_without_a_final_stop_is_no_heading(answerer: ExtractiveAnswerer) -> None:
-    """An earnings release lists its figures as bullets without final stops: such a line states a fact, so it is
-    scored as a sentence, not discounted as a heading (before, the prose sentence stating another figure won)."""
+    """A release lists its figures as bullets without final stops: such a line states a fact, so it is scored as a
+    sentence, not discounted as a heading (before, the prose sentence stating another figure won)."""
     text = (
-        "Northwind Completes Sale of Pumps Unit.\n\n"
-        "• Company secured $2.4 billion in cash proceeds from the sale of its pumps unit and keeps a 10% stake\n\n"
-        "• Company raises its full-year sales outlook to $13.1 billion\n\n"
-        "Northwind said the sale of its pumps unit closed after regulators approved it. "
-        "As a result of the sale, Northwind will present the pumps unit as discontinued operations, including a gain "
-        "of about $900 million in the third quarter."
+        "Northwind Opens Its Third Plant.\n\n"
+        "• The new plant adds 40,000 tons of yearly capacity and 1,200 jobs in the river valley\n\n"
+        "• Capital spending plan for the year raised to $650 million\n\n"
+        "Northwind said the third plant opened after two years of building. "
+        "The plant will be reported in the industrial segment, where its capacity adds about $90 million of sales "
+        "in the fourth quarter."
     )
-    passages = filing_passages("nw", text, sentences=2, context="Northwind Traders Inc. · Form 8-K · 2024")
-    question = "What is the amount of the cash proceeds that Northwind realised from the sale of its pumps unit?"
+    passages = filing_passages("nw", text, sentences=2, context="Northwind Mills Inc. · Form 8-K · 2024")
+    question = "How much yearly capacity does Northwind's third plant add?"
     answer = answerer.answer(question, passages)
     assert not answer.abstained, answer.meta.get("abstain_reason")
-    assert answer.citations[0].quote.startswith("• Company secured $2.4 billion")
+    assert answer.citations[0].quote.startswith("• The new plant adds 40,000 tons")

@@ -69,31 +69,31 @@ def test_rows_are_not_discounted_when_the_question_names_no_year(answerer: Extra
     assert answer.citations and answer.citations[0].quote.startswith("Revenue")
 
 
-# a note whose prose talks about the question's topic without its figure, and a table of the figures by function
-SBC = (
-    "Stock-Based Compensation. "
-    "Incremental stock-based compensation cost from the modification of awards was not material in 2022 and 2023. "
-    "The following table summarizes total stock-based compensation expense by function (in millions):\n"
-    "Operations and support — Year Ended December 31, 2022: 61; 2023: 74\n"
-    "Research and development — Year Ended December 31, 2022: 410; 2023: 455\n"
-    "General and administrative — Year Ended December 31, 2022: 198; 2023: 207\n"
-    "We expect stock-based compensation expense to grow as we hire more engineers."
+# a note whose prose talks about the question's topic without its figure, and a table of the figures by fleet
+FUEL = (
+    "Fuel Costs. "
+    "Hedging gains on the renewed fuel contracts for the long-haul trucks were not material in 2022 and 2023. "
+    "The following table summarizes fuel expense by fleet (in millions):\n"
+    "Coastal barges — Year Ended December 31, 2022: 38; 2023: 44\n"
+    "Long-haul trucks — Year Ended December 31, 2022: 262; 2023: 291\n"
+    "Regional vans — Year Ended December 31, 2022: 97; 2023: 103\n"
+    "We expect fuel expense to grow as we add routes."
 )
-SBC_QUESTION = "How much stock-based compensation expense was recorded in research and development in 2023?"
+FUEL_QUESTION = "How much fuel expense was recorded for the long-haul trucks in 2023?"
 
 
-def _sbc() -> list[Passage]:
-    header = "Northwind Traders Inc. · Form 10-K · FY2023 · Notes to Financial Statements"
-    return filing_passages("nw", SBC, sentences=2, context=header, meta={"period_end": "2023-12-31"})
+def _fuel() -> list[Passage]:
+    header = "Northwind Freight Inc. · Form 10-K · FY2023 · Notes to Financial Statements"
+    return filing_passages("nw", FUEL, sentences=2, context=header, meta={"period_end": "2023-12-31"})
 
 
 def test_the_row_the_question_names_is_quoted_with_its_figure(answerer: ExtractiveAnswerer) -> None:
     """A quantity question naming a row's label and a year of its columns: the row is quoted, whole, so the figure
     is in the quote (without the preference the prose sentence about the topic wins: it states no such figure)."""
-    answer = answerer.answer(SBC_QUESTION, _sbc())
+    answer = answerer.answer(FUEL_QUESTION, _fuel())
     assert not answer.abstained, answer.meta.get("abstain_reason")
-    assert answer.citations[0].quote.startswith("Research and development — ")
-    assert "2023: 455" in answer.citations[0].quote
+    assert answer.citations[0].quote.startswith("Long-haul trucks — ")
+    assert "2023: 291" in answer.citations[0].quote
 
 
 def test_the_row_preference_is_a_weight_that_can_be_turned_off(
@@ -102,7 +102,7 @@ def test_the_row_preference_is_a_weight_that_can_be_turned_off(
     off = ExtractiveAnswerer(
         get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder, tuning=ExtractiveTuning(row_label=0.0)
     )
-    assert off.answer(SBC_QUESTION, _sbc()).citations[0].quote.startswith("Incremental")
+    assert off.answer(FUEL_QUESTION, _fuel()).citations[0].quote.startswith("Hedging gains")
     assert ExtractiveTuning().row_label > 0
 
 
@@ -110,8 +110,8 @@ def test_no_row_is_preferred_for_a_question_that_asks_for_no_quantity(
     answerer: ExtractiveAnswerer, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A question asking why gets no row preference: it asks for a reason, not a quantity."""
-    question = "Why was stock-based compensation expense in research and development higher in 2023?"
+    question = "Why was fuel expense for the long-haul trucks higher in 2023?"
     settings = get_settings(data_dir=tmp_path_factory.mktemp("unused"), abstain_threshold=0.0)
-    on = ExtractiveAnswerer(settings, embedder).answer(question, _sbc())
-    off = ExtractiveAnswerer(settings, embedder, tuning=ExtractiveTuning(row_label=0.0)).answer(question, _sbc())
+    on = ExtractiveAnswerer(settings, embedder).answer(question, _fuel())
+    off = ExtractiveAnswerer(settings, embedder, tuning=ExtractiveTuning(row_label=0.0)).answer(question, _fuel())
     assert [c.quote for c in on.citations] == [c.quote for c in off.citations]
