@@ -191,7 +191,7 @@ class ExtractiveTuning:
     gate_periods: bool = True
     gate_instructions: bool = False
     # a quantity question (number, money, percentage): a table row whose label the question names (all of
-    # "Research and development" in "... recorded in research and development in 2023?") and whose columns name
+    # "Long-haul trucks" in "... recorded for the long-haul trucks in 2023?") and whose columns name
     # the period the question asks about gains this much (times the share of its label the question names) in
     # the quote choice; the threshold does not see it. Cached passages (docs/numbers.md), tune halves at 0 / 0.1 /
     # 0.2: Uber citation precision by page 0.808 / 0.846 / 0.846, gold numbers (one number, one page) 0.643 at
