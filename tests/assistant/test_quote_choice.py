@@ -87,23 +87,32 @@ def _fuel() -> list[Passage]:
     return filing_passages("nw", FUEL, sentences=2, context=header, meta={"period_end": "2023-12-31"})
 
 
-def test_the_row_the_question_names_is_quoted_with_its_figure(answerer: ExtractiveAnswerer) -> None:
+def _rows_preferred(
+    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory, **settings: object
+) -> ExtractiveAnswerer:
+    """An answerer with the row preference at the weight it was measured at (it is off by default)."""
+    return ExtractiveAnswerer(
+        get_settings(data_dir=tmp_path_factory.mktemp("unused"), **settings),
+        embedder,
+        tuning=ExtractiveTuning(row_label=0.2),
+    )
+
+
+def test_the_row_the_question_names_is_quoted_with_its_figure(
+    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """A quantity question naming a row's label and a year of its columns: the row is quoted, whole, so the figure
     is in the quote (without the preference the prose sentence about the topic wins: it states no such figure)."""
-    answer = answerer.answer(FUEL_QUESTION, _fuel())
+    answer = _rows_preferred(embedder, tmp_path_factory).answer(FUEL_QUESTION, _fuel())
     assert not answer.abstained, answer.meta.get("abstain_reason")
     assert answer.citations[0].quote.startswith("Long-haul trucks — ")
     assert "2023: 291" in answer.citations[0].quote
 
 
-def test_the_row_preference_is_a_weight_that_can_be_turned_off(
-    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    off = ExtractiveAnswerer(
-        get_settings(data_dir=tmp_path_factory.mktemp("unused")), embedder, tuning=ExtractiveTuning(row_label=0.0)
-    )
-    assert off.answer(FUEL_QUESTION, _fuel()).citations[0].quote.startswith("Hedging gains")
-    assert ExtractiveTuning().row_label > 0
+def test_the_row_preference_is_off_by_default(answerer: ExtractiveAnswerer) -> None:
+    """Measured on a second held-out set it gained nothing (docs/numbers.md): by default the prose sentence wins."""
+    assert ExtractiveTuning().row_label == 0.0
+    assert answerer.answer(FUEL_QUESTION, _fuel()).citations[0].quote.startswith("Hedging gains")
 
 
 def test_no_row_is_preferred_for_a_question_that_asks_for_no_quantity(
@@ -111,7 +120,7 @@ def test_no_row_is_preferred_for_a_question_that_asks_for_no_quantity(
 ) -> None:
     """A question asking why gets no row preference: it asks for a reason, not a quantity."""
     question = "Why was fuel expense for the long-haul trucks higher in 2023?"
+    on = _rows_preferred(embedder, tmp_path_factory, abstain_threshold=0.0).answer(question, _fuel())
     settings = get_settings(data_dir=tmp_path_factory.mktemp("unused"), abstain_threshold=0.0)
-    on = ExtractiveAnswerer(settings, embedder).answer(question, _fuel())
     off = ExtractiveAnswerer(settings, embedder, tuning=ExtractiveTuning(row_label=0.0)).answer(question, _fuel())
     assert [c.quote for c in on.citations] == [c.quote for c in off.citations]
