@@ -79,6 +79,7 @@ bench-quality: install
 	$(BIN)/assistant eval --llama-dataset ../shared/datasets/braintrust_coda
 	$(BIN)/assistant eval --llama-dataset ../shared/datasets/covidqa
 	$(BIN)/assistant eval --page-set eval/uber_10k.jsonl --files ../shared/datasets/uber_10k_2021
+	$(BIN)/assistant eval --page-set eval/uber_10k_heldout2.jsonl --files ../shared/datasets/uber_10k_2021
 	$(BIN)/assistant eval --financebench ../shared/datasets/financebench
 	$(BIN)/python -m eval.quality reports
 
