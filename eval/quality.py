@@ -50,6 +50,7 @@ PAGE_METRICS = (
 )
 PAGE_SETS: tuple[tuple[str, str], ...] = (
     ("uber_10k", "Uber 10-K 2021 (our page-gold set)"),
+    ("uber_10k_heldout2", "Uber 10-K 2021, second held-out set (30 new questions)"),
     ("financebench", "FinanceBench (73 filings, 127 questions)"),
     ("financebench_subset", "FinanceBench subset (the CI gate's)"),
 )
