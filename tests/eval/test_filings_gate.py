@@ -44,6 +44,13 @@ def test_uber_page_set_meets_the_gate(tmp_path: Path) -> None:
     assert report["name"] == "uber_10k"
 
 
+@pytest.mark.skipif(not (UBER / "uber_2021.pdf").is_file(), reason="the Uber 10-K is not in ../shared/datasets")
+def test_second_held_out_uber_set_meets_the_gate(tmp_path: Path) -> None:
+    assert load_thresholds("uber_10k_heldout2")
+    report = _gate(["--page-set", str(REPO / "eval" / "uber_10k_heldout2.jsonl"), "--files", str(UBER)], tmp_path)
+    assert report["name"] == "uber_10k_heldout2"
+
+
 @pytest.mark.skipif(not FINANCEBENCH.is_dir(), reason="FinanceBench is not in ../shared/datasets")
 def test_financebench_subset_meets_the_gate(tmp_path: Path) -> None:
     assert load_thresholds("financebench_subset")
