@@ -1170,6 +1170,9 @@ def create_app(
         app.include_router(router)
 
     if ui:
+        from ui.stubs import skip_stub_writer
+
+        skip_stub_writer()  # before Gradio's import: its components' stubs are not rewritten (ui/stubs.py)
         import gradio
 
         from ui.chat import UI_CSS, UI_HEAD, build_ui
@@ -1201,9 +1204,7 @@ def create_app(
 
 def _import_ui() -> None:
     try:
-        import gradio  # noqa: F401
-
-        import ui.chat  # noqa: F401
+        import ui.chat  # noqa: F401 - first: the ui package keeps Gradio's stub writer from running (ui/stubs.py)
     except Exception as exc:  # noqa: BLE001 - create_app imports them again and reports it
         log.warning("could not import the UI ahead: %s", exc)
 
