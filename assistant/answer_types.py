@@ -93,6 +93,9 @@ _MONEY_WORDS = frozenset(
     "cost costs price pay paid spend spent invest invested worth money charge charged fund funded raise raised "
     "earn earned fine fined revenue budget sell sold buy bought".split()
 )
+# "what did X pay ...", "what will it cost": verbs whose object, asked by "what", is a sum of money ("what did X
+# buy", "what did they raise" ask for things as often)
+_PAYING_VERBS = frozenset("pay pays paid spend spends spent cost costs charge charges charged".split())
 # "how much did X cut its costs": a change is answered by a percentage ("by roughly 40 percent") as well as by
 # an amount, so such a question wants a number of any kind, not money
 _CHANGE_WORDS = frozenset(
@@ -140,6 +143,8 @@ def expected_type(question: str) -> AnswerType | None:
         return None
     if words[0] == "what" and len(words) > 2 and words[1] in _AUX and _SPEECH_VERBS.intersection(words[2:]):
         return AnswerType.STATEMENT
+    if words[0] == "what" and len(words) > 2 and words[1] in _AUX and _PAYING_VERBS.intersection(words[2:]):
+        return AnswerType.MONEY  # "what did the city pay for the bridge?": a sum
     at = next((i for i, w in enumerate(words) if w in _WH), None)
     if at is None:
         return None
