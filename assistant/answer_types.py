@@ -111,6 +111,8 @@ _SUBSTITUTION_Q = re.compile(
 )
 _REASON_Q = re.compile(r"\b(?:what|which) (?:\w+ )?(?:caused?|causes|led to|leads to|drove|prompted|motivated)\b")
 _WORDS = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# words after a time noun that make it a modifier naming a period ("year end", "month ending")
+_PERIOD_END = frozenset("end ending".split())
 _SPEECH_VERBS = frozenset(
     "say says said tell told claim claimed argue argued warn warned accuse accused declare declared state stated "
     "announce announced insist insisted allege alleged criticise criticize criticised criticized".split()
@@ -176,10 +178,14 @@ def expected_type(question: str) -> AnswerType | None:
     if nxt in _BE and len(rest) > 1 and not (rest[1] in _SKIP or rest[1].endswith("'s")):
         return None
     seen = 0
-    for w in rest:
+    for k, w in enumerate(rest):
         if w in _AUX:
             break
         if w in _BE or w in _SKIP or w.endswith("'s"):
+            continue
+        if w in _TIME_NOUNS and rest[k + 1 : k + 2] and rest[k + 1] in _PERIOD_END:
+            continue  # "the year end total of ...": the time noun names a period, not what is asked
+        if k > 0 and rest[k - 1] in _TIME_NOUNS and w in _PERIOD_END:
             continue
         for answer_type, nouns in _HEAD_NOUNS.items():
             if w in nouns:
