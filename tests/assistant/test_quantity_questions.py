@@ -28,11 +28,11 @@ def test_a_time_noun_before_end_names_a_period(question: str, expected: AnswerTy
 
 QUESTION = (
     "How many depots did the Tarnwick co-op run in 2023? "
-    "Give a whole number. Base the judgment on the membership ledger and the auditors' notes."
+    "Write the count in digits; the membership ledger and the auditors' notes are the sources to weigh."
 )
 TEXT = (
     "At the close of 2023 the co-op had 58 depots. "
-    "The auditors' notes on the membership ledger list 3 judgment calls. "
+    "The auditors' notes weigh 3 sources against the membership ledger. "
     "Members elect the board every spring."
 )
 
