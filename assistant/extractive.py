@@ -50,7 +50,7 @@ import re
 import sqlite3
 import sys
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, NamedTuple
@@ -131,6 +131,8 @@ _FINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
 # lists leave off the final stop
 _BULLET = re.compile(r"^\s*[•●▪◦■]\s*\S")
 _CACHE_SIZE = 20_000
+# a bound on a cosine between unit vectors, with room for rounding
+_COS_BOUND = 1.0 + 1e-6
 # chunk meta that names its document (ingest sets title and context; entity, form, period, ticker if it copies
 # them); the same keys of ``Passage.meta`` count too (the service may copy a document's meta there)
 _LABEL_KEYS = ("title", "context", "entity", "form", "period", "ticker")
@@ -218,6 +220,17 @@ class ExtractiveTuning:
     # Coda, CovidQA, Solana, FinanceBench held-out, both Uber sets). Untyped and explanation questions are left
     # alone: at 0 for every question, Coda token F1 fell (tune 0.318 -> 0.313, held-out 0.360 -> 0.353).
     after_question: float = 0.0
+    # sentences embedded at a time while only those whose score can matter are embedded (``_bounded``; 0: embed
+    # every sentence of the passages). Any value gives the same answers (350 of 350 cached-passage asks on seven
+    # sets, docs/answer-speed.md "Embedding only the sentences that can matter"): texts embedded per first-time
+    # ask 29.1 at 0, 24.0 at 4, 23.9 at 1 (with 1.5x the model calls of 4).
+    vector_batch: int = 4
+    # texts per model call at question time, longest first (0: all in one call; a batch is padded to its longest
+    # text). Uber cached passages, every sentence, CPU p50 per first-time ask: one call 825 ms, 8: 517, 4: 447, 2: 464
+    embed_batch: int = 4
+    # the cosine a sentence not embedded yet is assumed to reach at most when its score is bounded: above 1, exact.
+    # Lower values skip a few more sentences but are no longer exact (0.6 changed a Coda answer; not landed, docs)
+    cos_ceiling: float = _COS_BOUND
 
 
 def _words(text: str) -> list[str]:
@@ -746,6 +759,17 @@ def _focus(passages: Sequence[Passage]) -> Focus | None:
     return Focus(mark) if mark in {f.value for f in Focus} else None
 
 
+def _read_by(units: list[_Unit], i: int) -> list[int]:
+    """The sentences whose cosines the score of sentence ``i`` reads: itself, its neighbours, and the sentences it
+    continues (``inherited`` in ``_score``)."""
+    unit = units[i]
+    out = [i] + [k for k in (unit.prev, unit.next) if k >= 0]
+    while (prev := unit.prev) >= 0 and not units[prev].byline and (unit.continues or units[prev].heading):
+        out.append(prev)
+        unit = units[prev]
+    return out
+
+
 def _same_paragraph(a: _Unit, b: _Unit) -> bool:
     """Whether two sentences of one chunk stand in the same paragraph (no blank line between them)."""
     if a.passage.chunk.id != b.passage.chunk.id:
@@ -1034,14 +1058,12 @@ class ExtractiveAnswerer:
                 meta=meta,
                 abstain="no passages",
             )
-        vectors = self._embed([u.text for u in units], [u.passage.chunk for u in units])
         query = self.embedder.embed_query(question)
         if t.w_statement > 0:
             statement = as_statement(question)
             if statement != question and len(statement.split()) >= 2:
                 query = (1 - t.w_statement) * query + t.w_statement * self.embedder.embed_query(statement)
                 query = query / np.linalg.norm(query)
-        cos = vectors @ query
 
         terms = _question_terms(question, type_words(question, answer_type))
         given = _given(question)
@@ -1064,29 +1086,23 @@ class ExtractiveAnswerer:
         gate_total = float(gate_idf.sum())
         gate_coverage = self._context(gate_match, units) @ gate_idf / gate_total if gate_total > 0 else np.zeros(n)
 
-        # a sentence that continues the previous one inherits part of its similarity
-        inherited = cos.copy()
-        for i in self._reading_order(units):
-            prev = units[i].prev
-            if prev >= 0 and not units[prev].byline and (units[i].continues or units[prev].heading):
-                inherited[i] = max(inherited[i], t.chain * inherited[prev])
-        neighbours = np.array([max((cos[k] for k in (u.prev, u.next) if k >= 0), default=0.0) for u in units])
-
-        scores = t.w_cos * inherited + t.w_coverage * coverage + t.w_neighbours * neighbours
-        scores += np.array([t.rank_bonus / (1 + u.rank) for u in units])
-        scores = np.stack([scores, scores + t.w_coverage * (gate_coverage - coverage)])  # the answer's, the gate's
+        # everything but the cosines is known before any sentence is embedded: per sentence, a factor and terms
+        # that do not depend on vectors (computed once, applied in the order they always were)
+        ranks = np.array([t.rank_bonus / (1 + u.rank) for u in units])
         evidence = np.zeros(n)
+        discount: np.ndarray | None = None
+        strict = False
         if answer_type is not None:
             exclude = {w.lower() for w in _words(question)}
             evidence = np.array([type_evidence(u.text, answer_type, exclude) for u in units])
             cue = answer_type in STRICT_TYPES or answer_type in (AnswerType.SUBSTITUTION, AnswerType.REASON)
-            scores *= 1 - (t.type_discount if cue else t.soft_discount) * (1 - evidence)
-            if answer_type in STRICT_TYPES:
-                scores = np.where(evidence > 0, scores, 0.0)
-        scores *= np.array([0.0 if not u.quotable else t.heading_factor if u.heading else 1.0 for u in units])
+            discount = 1 - (t.type_discount if cue else t.soft_discount) * (1 - evidence)
+            strict = answer_type in STRICT_TYPES
+        quotable = np.array([0.0 if not u.quotable else t.heading_factor if u.heading else 1.0 for u in units])
         asked_years = set(_YEARS.findall(asking_sentence(question)))
+        year_rows: np.ndarray | None = None
         if t.other_year_row != 1.0 and asked_years:
-            scores *= np.array(
+            year_rows = np.array(
                 [
                     t.other_year_row
                     if is_table_row(u.text) and (years := set(_YEARS.findall(u.text))) and not years & asked_years
@@ -1094,26 +1110,66 @@ class ExtractiveAnswerer:
                     for u in units
                 ]
             )
+        fit: np.ndarray | None = None
         if t.row_label > 0 and answer_type in _QUANTITIES:
             sentence = asking_sentence(question)
             words = [x.stem for x in _question_terms(sentence, set()) if not x.entity and not _is_period(x.surface)]
             years = asked_years | {str(y) for y, _ in periods_in(sentence) if y is not None}
             fit = np.array([_row_fit(u, words, years) for u in units])
-            scores[0] += np.where(scores[0] > 0, t.row_label * fit, 0.0)
+        preferred: np.ndarray | None = None
         if t.other_document != 1.0 and any(u.passage.meta.get("preferred") for u in units):
-            scores *= np.array([1.0 if u.passage.meta.get("preferred") else t.other_document for u in units])
+            preferred = np.array([1.0 if u.passage.meta.get("preferred") else t.other_document for u in units])
+        period_gate: np.ndarray | None = None
         if t.other_period_gate != 1.0:
             asked_periods = [p for p in periods_in(asking_sentence(question)) if p[0] is not None]
             if asked_periods:
-                scores[1] *= np.array([1.0 if _names_period(u, asked_periods) else t.other_period_gate for u in units])
-        scores *= t.calibration
-        scores, gate = scores[0], scores[1]
+                period_gate = np.array([1.0 if _names_period(u, asked_periods) else t.other_period_gate for u in units])
+        order = self._reading_order(units)
 
-        abstain: str | None = None
+        def combine(cos: np.ndarray) -> np.ndarray:
+            """The answer's and the gate's score of each sentence (2 x n) given the sentences' cosines to the
+            question: nondecreasing in every cosine (all weights and factors are >= 0)."""
+            # a sentence that continues the previous one inherits part of its similarity
+            inherited = cos.copy()
+            for i in order:
+                prev = units[i].prev
+                if prev >= 0 and not units[prev].byline and (units[i].continues or units[prev].heading):
+                    inherited[i] = max(inherited[i], t.chain * inherited[prev])
+            neighbours = np.array([max((cos[k] for k in (u.prev, u.next) if k >= 0), default=0.0) for u in units])
+            scores = t.w_cos * inherited + t.w_coverage * coverage + t.w_neighbours * neighbours
+            scores += ranks
+            scores = np.stack([scores, scores + t.w_coverage * (gate_coverage - coverage)])  # the answer's, the gate's
+            if discount is not None:
+                scores *= discount
+                if strict:
+                    scores = np.where(evidence > 0, scores, 0.0)
+            scores *= quotable
+            if year_rows is not None:
+                scores *= year_rows
+            if fit is not None:
+                scores[0] += np.where(scores[0] > 0, t.row_label * fit, 0.0)
+            if preferred is not None:
+                scores *= preferred
+            if period_gate is not None:
+                scores[1] *= period_gate
+            scores *= t.calibration
+            return scores
+
         asked = _asked_names(question)
         missing = [
             term.surface for j, term in enumerate(terms) if term.entity and term.stem in asked and not match[:, j].any()
         ]
+        # an absent name is forgiven by the best cosine of all sentences: then every sentence needs its vector
+        explain = answer_type == AnswerType.REASON or (answer_type is None and asks_for_explanation(question))
+        ratio = t.explain_ratio if explain else t.extra_ratio
+        if multi_source or answer_type == AnswerType.SUBSTITUTION:
+            ratio = min(ratio, t.doc_ratio)
+        # (the bounds need scores nondecreasing in the cosines: a negative weight would need every vector)
+        everything = bool(missing) or min(t.w_cos, t.w_neighbours, t.chain, t.row_label) < 0
+        vectors, cos, scores = self._bounded(units, query, combine, ratio, explain, everything=everything)
+        scores, gate = scores[0], scores[1]
+
+        abstain: str | None = None
         if missing and float(cos.max()) < t.entity_override:
             abstain = "not in the documents: " + ", ".join(missing)
         elif answer_type in STRICT_TYPES and not float(scores.max()) > 0:
@@ -1130,7 +1186,7 @@ class ExtractiveAnswerer:
             evidence=evidence,
             answer_type=answer_type,
             multi_source=multi_source,
-            explain=answer_type == AnswerType.REASON or (answer_type is None and asks_for_explanation(question)),
+            explain=explain,
             periods={
                 u.key[0]: str(u.passage.meta.get("period_end") or u.passage.chunk.meta.get("period_end"))
                 for u in units
@@ -1331,20 +1387,91 @@ class ExtractiveAnswerer:
             ]
         return ordered
 
+    def _bounded(
+        self,
+        units: list[_Unit],
+        query: np.ndarray,
+        combine: Callable[[np.ndarray], np.ndarray],
+        ratio: float,
+        explain: bool,
+        *,
+        everything: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sentences' vectors (a zero row for one never needed), cosines to ``query`` and scores
+        (``combine(cos)``), embedding only the sentences whose score can matter.
+
+        A score is nondecreasing in the cosines it reads (its sentence's, its neighbours', those of the sentences
+        it continues), and a cosine lies in [-1, 1]; so with the sentences embedded so far, ``combine`` at 1 and at
+        -1 for the others bounds every score. The answer reads a sentence only when its score reaches the lowest
+        bar ``_select`` sets (the threshold, or a share of the best score), and the gate only reads the best gate
+        score: a sentence whose upper bound stays below both is never read, and needs no vector. The others are
+        embedded a few at a time (``vector_batch``, highest bound first, each with the sentences its score reads)
+        until every sentence that can reach a bar is embedded and exactly scored. The answer is the one every
+        vector would give (docs/answer-speed.md, "Embedding only the sentences that can matter")."""
+        n = len(units)
+        texts = [u.text for u in units]
+        chunks = [u.passage.chunk for u in units]
+        self._kept(texts)
+        embedded = np.array([x in self._cache for x in texts])
+        if everything or self.tuning.vector_batch <= 0:
+            vectors = self._embed(texts, chunks)
+            cos = vectors @ query
+            return vectors, cos, combine(cos)
+        vectors = np.zeros((n, len(query)), dtype=query.dtype)
+        for i in np.flatnonzero(embedded):
+            vectors[i] = self._cache[texts[i]]
+        while True:
+            cos = vectors @ query
+            if embedded.all():
+                return vectors, cos, combine(cos)
+            high = combine(np.where(embedded, cos, self.tuning.cos_ceiling))
+            low = combine(np.where(embedded, cos, -_COS_BOUND))
+            best, gate = float(low[0].max()), float(low[1].max())
+            bar = min(best, self.threshold if explain else max(self.threshold, ratio * best))
+            needed = (high[0] >= bar) | (high[1] >= gate)
+            open_ = needed & (~embedded | (high != low).any(axis=0))
+            if not open_.any():
+                return vectors, cos, low
+            picks: dict[int, None] = {}
+            for i in sorted(np.flatnonzero(open_), key=lambda i: -max(high[0, i], high[1, i])):
+                picks.update(dict.fromkeys(k for k in _read_by(units, int(i)) if not embedded[k]))
+                if len(picks) >= self.tuning.vector_batch:
+                    break
+            wanted = {texts[k] for k in picks}
+            fresh = [k for k in range(n) if texts[k] in wanted and not embedded[k]]
+            vectors[fresh] = self._embed([texts[k] for k in fresh], [chunks[k] for k in fresh])
+            embedded[fresh] = True
+
+    def _model(self, texts: list[str]) -> np.ndarray:
+        """``texts`` embedded by the model, ``embed_batch`` at a time, longest first (one call for 0): a batch is
+        padded to its longest text, and sentences of filings range from a few word pieces to the window."""
+        size = self.tuning.embed_batch
+        if size <= 0 or len(texts) <= size:
+            return self.embedder.embed(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        for k in range(0, len(order), size):
+            rows = order[k : k + size]
+            out[rows] = self.embedder.embed([texts[i] for i in rows])
+        return out
+
+    def _kept(self, texts: list[str]) -> None:
+        """Bring the vectors the sentence-vector store holds for ``texts`` into memory (no model call)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing and self.sentence_vectors is not None:
+            self._cache.update(self.sentence_vectors.get(missing))
+
     def _embed(self, texts: list[str], chunks: Sequence[Chunk] = ()) -> np.ndarray:
         """The vectors of ``texts`` (sentences of ``chunks``, one chunk per text when given): from memory, from the
         sentence-vector store, or embedded now; what is embedded now is kept in the store under its chunk, so the
         next question that reaches the chunk does not embed it again (and deleting its document drops it)."""
+        self._kept(texts)
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing and self.sentence_vectors is not None:
-            kept = self.sentence_vectors.get(missing)
-            self._cache.update(kept)
-            missing = [t for t in missing if t not in kept]
         if missing:
             # question time: the same torch threads as the question's own vector (index.embeddings.QUERY_THREADS;
             # docs/answer-speed.md measured 2 threads spinning at 10x the CPU on this machine)
             with self.embedder.threads(self.embedder.query_threads):
-                fresh = self.embedder.embed(missing)
+                fresh = self._model(missing)
             self._cache.update(zip(missing, fresh, strict=True))
             if self.sentence_vectors is not None and len(chunks) == len(texts):
                 owner = dict(zip(texts, chunks, strict=True))
