@@ -212,7 +212,7 @@ class ExtractiveTuning:
     # unanswerable questions abstain 0/3 -> 1/3 (2/3 at 0.45 or less), its tune half's 0/3 at every value.
     other_period_gate: float = 0.5
     # a quantity question (number, money, percentage) followed by instructions ("... ? Give the figure in
-    # thousands. Use the cash flow statement."): the weight, in the quote choice only, of a term written only after
+    # thousands, from the members' ledger."): the weight, in the quote choice only, of a term written only after
     # the sentence that asks (the threshold's score keeps every term). Unweighted, the instructions' words, rare in
     # the passages, outweigh the asked quantity's and pick a sentence that repeats them. Cached passages
     # (docs/numbers.md, stop 26), with "year end" typed as a quantity: FinanceBench tune one-number gold 0/4 -> 1/4,
