@@ -76,7 +76,7 @@ from assistant.answerer import ABSTAIN_TEXT, Corpus, final_answer, register_answ
 from assistant.config import Settings
 from assistant.scope import Focus, abbreviates, asks_each_document, is_back_matter
 from assistant.types import Answer, Chunk, Citation, Passage
-from index.embeddings import Embedder
+from index.embeddings import Embedder, cut_batches
 from index.sentence_vectors import SentenceRow, SentenceVectors, store_path
 from ingest.chunking import split_sentences
 from ingest.periods import periods_in
@@ -225,9 +225,19 @@ class ExtractiveTuning:
     # sets, docs/answer-speed.md "Embedding only the sentences that can matter"): texts embedded per first-time
     # ask 29.1 at 0, 24.0 at 4, 23.9 at 1 (with 1.5x the model calls of 4).
     vector_batch: int = 4
-    # texts per model call at question time, longest first (0: all in one call; a batch is padded to its longest
-    # text). Uber cached passages, every sentence, CPU p50 per first-time ask: one call 825 ms, 8: 517, 4: 447, 2: 464
+    # texts per model call at question time at most, longest first (0: all in one call; a batch is padded to its
+    # longest text). Uber cached passages, every sentence, fixed batches, CPU p50 per first-time ask: one call 825
+    # ms, 8: 517, 4: 447, 2: 464
     embed_batch: int = 4
+    # what a model call costs beyond its word pieces, in word pieces: the texts embedded together are cut into
+    # batches (of at most ``embed_batch``, longest first) that minimise padded word pieces plus this per batch
+    # (index.embeddings.cut_batches; 0: batches of ``embed_batch``). One text on ONNX Runtime, 1 thread: 5 pieces
+    # 9.8 ms CPU, 34: 21.2 ms, 132: 61.8 ms, so ~0.41 ms a piece and ~7 ms a call (~17 pieces). The 80 model calls
+    # of 30 first-time asks at 1M replayed (two rounds): fixed batches 7.2 / 7.4 s CPU, cut at 16: 5.7 / 6.2 s (at
+    # most 64 a batch: 16: 6.0 / 5.7, 8: 6.3 / 5.8, 24: 5.8 / 6.0). A vector does not depend on its batch
+    # (bitwise, tests/index/test_embeddings.py): the answers are the same at any value (350 of 350 cached-passage
+    # asks; docs/answer-speed.md, "Batches that pad least").
+    call_cost: int = 16
     # the cosine a sentence not embedded yet is assumed to reach at most when its score is bounded: above 1, exact.
     # Lower values skip a few more sentences but are no longer exact (0.6 changed a Coda answer; not landed, docs)
     cos_ceiling: float = _COS_BOUND
@@ -1431,15 +1441,18 @@ class ExtractiveAnswerer:
             embedded[fresh] = True
 
     def _model(self, texts: list[str]) -> np.ndarray:
-        """``texts`` embedded by the model, ``embed_batch`` at a time, longest first (one call for 0): a batch is
-        padded to its longest text, and sentences of filings range from a few word pieces to the window."""
+        """``texts`` embedded by the model, longest first, in batches of at most ``embed_batch`` (one call for 0)
+        cut where padding costs more than a call (``call_cost``): a batch is padded to its longest text in word
+        pieces, and sentences of filings range from a few word pieces to the window."""
         size = self.tuning.embed_batch
-        if size <= 0 or len(texts) <= size:
+        if size <= 0 or len(texts) <= 1:
             return self.embedder.embed(texts)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        window = self.embedder.max_tokens
+        pieces = [min(k, window) for k in self.embedder.count_tokens_batch([texts[i] for i in order])]
         out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
-        for k in range(0, len(order), size):
-            rows = order[k : k + size]
+        for start, end in cut_batches(pieces, size, self.tuning.call_cost):
+            rows = order[start:end]
             out[rows] = self.embedder.embed([texts[i] for i in rows])
         return out
 

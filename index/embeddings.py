@@ -151,6 +151,32 @@ QUERY_THREADS = 1
 QUERY_CACHE = 512
 
 
+def cut_batches(lengths: Sequence[int], size: int, call_cost: int = 0) -> list[tuple[int, int]]:
+    """Consecutive batches, as ``(start, end)`` spans, of texts of these lengths in word pieces, in this order.
+
+    ``call_cost`` 0: ``size`` texts a batch. Above 0: spans of at most ``size`` texts that minimise the padded word
+    pieces (a batch pads every text to its longest) plus ``call_cost`` per batch, the cost of a model call beyond
+    its word pieces. Exact, by dynamic programming over where to cut (texts sorted longest first pad least)."""
+    n = len(lengths)
+    size = max(1, size)
+    if call_cost <= 0:
+        return [(start, min(start + size, n)) for start in range(0, n, size)]
+    least = [0] + [-1] * n  # least[j]: the least cost of the first j texts, whose last batch starts at cut[j]
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        width = 0
+        for i in range(j - 1, max(0, j - size) - 1, -1):
+            width = max(width, lengths[i])
+            cost = least[i] + call_cost + (j - i) * width
+            if least[j] < 0 or cost < least[j]:
+                least[j], cut[j] = cost, i
+    spans: list[tuple[int, int]] = []
+    while n > 0:
+        spans.append((cut[n], n))
+        n = cut[n]
+    return spans[::-1]
+
+
 class Embedder:
     """A sentence-transformers model on the CPU, producing L2-normalised float32 vectors.
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from index.embeddings import DEFAULT_MODEL_NAME, Embedder, default_model_path
+from index.embeddings import DEFAULT_MODEL_NAME, Embedder, cut_batches, default_model_path
 from index.errors import IndexStoreError
 
 
@@ -195,3 +197,64 @@ def test_queries_run_on_one_torch_thread_and_ingest_on_torch_s_own(
         assert torch.get_num_threads() == 2  # put back
     finally:
         torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------ batches that pad least
+
+
+def _cost(lengths: list[int], spans: list[tuple[int, int]], call_cost: int) -> int:
+    return sum(call_cost + (end - start) * max(lengths[start:end]) for start, end in spans)
+
+
+def _every_cut(n: int, size: int) -> Iterator[list[tuple[int, int]]]:
+    if n == 0:
+        yield []
+        return
+    for last in range(max(0, n - size), n):
+        for head in _every_cut(last, size):
+            yield [*head, (last, n)]
+
+
+def test_without_a_call_cost_batches_are_of_the_size() -> None:
+    assert cut_batches([9, 8, 7, 6, 5], 2) == [(0, 2), (2, 4), (4, 5)]
+    assert cut_batches([], 4, 16) == []
+
+
+def test_a_long_text_goes_alone_when_padding_the_short_ones_costs_more_than_a_call() -> None:
+    assert cut_batches([60, 5, 5, 5], 4, 16) == [(0, 1), (1, 4)]  # 16 + 60 + 16 + 15 < 16 + 240
+    assert cut_batches([20, 19, 18, 17], 4, 16) == [(0, 4)]  # like lengths: one call
+    assert cut_batches([20, 19, 18, 17], 4, 0) == [(0, 4)]
+    # at most 4 a batch: 16 + 3 * 20 + 16 + 2 * 17 = 126 < 16 + 4 * 20 + 16 + 16 = 128
+    assert cut_batches([20, 19, 18, 17, 16], 4, 16) == [(0, 3), (3, 5)]
+
+
+@given(
+    lengths=st.lists(st.integers(min_value=1, max_value=300), max_size=8),
+    size=st.integers(min_value=1, max_value=5),
+    call_cost=st.integers(min_value=1, max_value=40),
+)
+def test_batches_cost_least_of_every_way_to_cut(lengths: list[int], size: int, call_cost: int) -> None:
+    """Any order of lengths: the spans cover the texts in order, hold at most ``size`` each, and cost no more than
+    any other cut."""
+    spans = cut_batches(lengths, size, call_cost)
+    assert [i for start, end in spans for i in range(start, end)] == list(range(len(lengths)))
+    assert all(0 < end - start <= size for start, end in spans)
+    least = min(_cost(lengths, cut, call_cost) for cut in _every_cut(len(lengths), size))
+    assert _cost(lengths, spans, call_cost) == least
+
+
+def test_a_vector_is_the_same_in_any_batch(embedder: Embedder) -> None:
+    """Padding is masked and comes after a text's own word pieces: a text's vector is bitwise the one it has alone,
+    whatever batch it is in (so the answerer may batch its sentences any way without changing an answer)."""
+    texts = [
+        "The ferry timetable changes twice a year, in spring and in autumn, after the harbour board votes on it.",
+        "Tea was served.",
+        "Pears.",
+        "The orchard cooperative sold its crates at the Saturday market near the old mill by the river.",
+        "A short note.",
+    ]
+    alone = np.stack([embedder.embed([t])[0] for t in texts])
+    assert embedder.backend == "onnxruntime"
+    assert np.array_equal(embedder.embed(texts), alone)  # one batch, padded to the longest
+    pairs = np.concatenate([embedder.embed(texts[k : k + 2]) for k in range(0, len(texts), 2)])
+    assert np.array_equal(pairs, alone)
