@@ -7,6 +7,7 @@ with the gate failures for ``eval/thresholds.json``'s section ``<name>``.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,7 +80,9 @@ def _page_set(args: argparse.Namespace) -> PageSet | None:
 
 def _run(args: argparse.Namespace) -> EvalReport:
     top_k = args.top_k
-    progress = bool(getattr(args, "verbose", False))
+    # a long run (the whole FinanceBench takes an hour or more) shows its progress on a terminal, as ingest does;
+    # written to stderr, so a --json report on stdout stays one object
+    progress = bool(getattr(args, "verbose", False)) or sys.stderr.isatty()
     pages = _page_set(args)
     if pages is not None:
         baseline = _baseline(args)

@@ -404,3 +404,52 @@ def test_answered_on_gold_counts_abstentions_as_misses() -> None:
     assert withholding["citation_precision"] > answering["citation_precision"]
     assert withholding["answered_on_gold"] == answering["answered_on_gold"] == 0.75
     assert answering["answered_on_gold_page"] == 0.375
+
+
+def _eval_stderr(tmp_path: Path, *, terminal: bool) -> tuple[int, str]:
+    """``assistant eval`` of a one-question page set in a real subprocess, its stderr a terminal or a pipe."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    files = tmp_path / "files"
+    files.mkdir(exist_ok=True)
+    lines_pdf(files / "report.pdf", PAGES)
+    path = tmp_path / "bakery.jsonl"
+    path.write_text(_line())
+    argv = [sys.executable, "-m", "assistant.cli", "eval", "--page-set", str(path), "--files", str(files)]
+    argv += ["--no-baseline", "--out", str(tmp_path / "out")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    if not terminal:
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
+        return done.returncode, done.stderr
+    primary, secondary = pty.openpty()
+    # a new pseudo-terminal is 0 columns wide, and a progress bar fits nothing into it: give it a window's size
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=secondary, env=env)
+    os.close(secondary)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(primary, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(primary)
+    return proc.wait(timeout=600), b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_eval_shows_its_progress_on_a_terminal_and_not_in_a_pipe(tmp_path: Path) -> None:
+    code, shown = _eval_stderr(tmp_path, terminal=True)
+    assert code == 0, shown
+    assert "ingest" in shown and "bakery:" in shown and "1/1" in shown
+    code, piped = _eval_stderr(tmp_path, terminal=False)
+    assert code == 0, piped
+    assert "bakery:" not in piped and "1/1" not in piped
