@@ -72,8 +72,8 @@ bench-inputs: install
 
 # every quality set, ours beside the plain llama-index pipeline (eval/baseline.py) run in the same command on the
 # same files and questions -> reports/<set>.{json,md} and the summary reports/quality.md. The full FinanceBench
-# ingest (73 filings, 10,107 pages) takes the longest: reading its tables alone is estimated at about 95 minutes
-# on 2 cores (docs/tables.md), so plan for 2-3 hours; the other sets together take about 25 minutes.
+# (73 filings, 10,107 pages) takes the longest: 1 h 22 min on 2 cores, 53 filings' tables read from scratch (our
+# ingest 46 min, the plain pipeline's 34 min; docs/quality.md); the other sets together take about 25 minutes.
 bench-quality: install
 	$(BIN)/assistant eval --beir ../shared/datasets/scifact --split test
 	$(BIN)/assistant eval --llama-dataset ../shared/datasets/blockchain_solana
