@@ -8,17 +8,10 @@ repo = Path(sys.argv[1]).resolve(); sys.path.insert(0, str(repo))
 import os; os.chdir(repo)
 from assistant.config import get_settings
 from assistant.service import Assistant
-from eval.filings import load_financebench, load_page_set, pages_of
-SH = Path("/work/shared/datasets")
+from eval.filings import pages_of
+from sets import page_set
 which, index, out = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
-if which == "fb":
-    ps = load_financebench(SH / "financebench", max_pages=1500)
-elif which == "fbsub":
-    ps = load_financebench(SH / "financebench", max_pages=300)
-elif which == "uber":
-    ps = load_page_set(repo / "eval/uber_10k.jsonl", SH / "uber_10k_2021")
-else:
-    ps = load_page_set(repo / "eval/uber_10k_heldout2.jsonl", SH / "uber_10k_2021")
+ps = page_set(which, repo)
 a = Assistant(get_settings(data_dir=index))
 docs = {}
 for info in a.documents():

@@ -9,19 +9,12 @@ import os; os.chdir(repo)
 from assistant.config import get_settings
 from assistant.service import Assistant
 from eval.commands import EVAL_PARSE_TIMEOUT_S
-from eval.filings import load_financebench, load_page_set, run_page_set
+from eval.filings import run_page_set
+from sets import page_set
 from ingest.loaders import set_pdf_cache
-SH = Path("/work/shared/datasets")
 which, index, out = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 set_pdf_cache(Path("/work/cache/pdf"))
-if which == "fb":
-    ps = load_financebench(SH / "financebench", max_pages=1500)
-elif which == "fbsub":
-    ps = load_financebench(SH / "financebench", max_pages=300)
-elif which == "uber":
-    ps = load_page_set(repo / "eval/uber_10k.jsonl", SH / "uber_10k_2021")
-else:
-    ps = load_page_set(repo / "eval/uber_10k_heldout2.jsonl", SH / "uber_10k_2021")
+ps = page_set(which, repo)
 rep = run_page_set(lambda: Assistant(get_settings(data_dir=index, parse_timeout_s=EVAL_PARSE_TIMEOUT_S)), ps, progress=True)
 out.write_text(json.dumps({"metrics": rep.metrics, "meta": rep.meta, "rows": rep.rows}, indent=1, default=str))
 print(json.dumps(rep.meta.get("by_split"), indent=1))

@@ -4,28 +4,18 @@
 the dumped top-50 lists. usage: python exp2.py DUMP.pkl [DUMP2.pkl ...]"""
 import pickle, sys
 from collections import defaultdict
-import bm25s, Stemmer
 import numpy as np
-stem = Stemmer.Stemmer("english")
+from pages import page_bm25, page_index
 VARIANTS = [("base", 0, 0)] + [(f"bm{g}", g, 0) for g in (0.05, 0.1, 0.2, 0.3)] + [(f"dn{g}", 0, g) for g in (0.05, 0.1, 0.2, 0.3)] + [(f"both{g}", g, g) for g in (0.05, 0.1, 0.15, 0.2)]
 for path in sys.argv[1:]:
     dump = pickle.load(open(path, "rb"))
-    keys, texts = [], []
-    for did, d in dump["docs"].items():
-        for n, t in d["pages"]:
-            keys.append((did, n)); texts.append(t)
-    bm = bm25s.BM25(); bm.index(bm25s.tokenize(texts, stopwords="en", stemmer=stem, show_progress=False), show_progress=False)
-    acc = defaultdict(list)
-    for cid, (did, pages, v) in dump["vecs"].items():
-        for n in pages:
-            acc[(did, n)].append(v)
-    cent = {k: (lambda m: m / np.linalg.norm(m))(np.mean(vs, axis=0)) for k, vs in acc.items()}
+    keys, bm, acc, cent = page_index(dump)
     res = defaultdict(lambda: defaultdict(list))
     for row in dump["rows"]:
         if not row["answerable"]:
             continue
         hits = row["hits"]
-        ps = bm.get_scores(bm25s.tokenize(row["question"], stopwords="en", stemmer=stem, return_ids=False, show_progress=False)[0])
+        ps = page_bm25(bm, row["question"])
         allowed = set(row["scope_docs"])
         idx = [i for i, (d, n) in enumerate(keys) if not allowed or d in allowed]
         mx = max(ps[idx].max(), 1e-9)

@@ -9,14 +9,13 @@ import os; os.chdir(repo)
 from assistant.config import get_settings
 from assistant.service import Assistant
 from assistant import extractive
-from eval.filings import load_financebench, load_page_set
+from sets import page_set
 from index.embeddings import cut_batches
-SH = Path("/work/shared/datasets")
 which, src = sys.argv[2], Path(sys.argv[3])
 idx = Path(f"/tmp/padcost_{which}")
 shutil.rmtree(idx, ignore_errors=True); shutil.copytree(src, idx)
 (idx / "sentence_vectors.sqlite").unlink(missing_ok=True)
-ps = load_financebench(SH / "financebench", max_pages=1500) if which == "fb" else load_page_set(repo / ("eval/uber_10k.jsonl" if which == "uber" else "eval/uber_10k_heldout2.jsonl"), SH / "uber_10k_2021")
+ps = page_set(which, repo)
 tot = {"chars": [0, 0, 0], "pieces": [0, 0, 0]}
 orig = extractive.ExtractiveAnswerer._model
 def model(self, texts):

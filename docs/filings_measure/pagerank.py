@@ -4,28 +4,17 @@
 page hit@1/@5 and the gold page's rank. usage: python pagerank.py DUMP.pkl"""
 import pickle, sys
 from collections import defaultdict
-import bm25s, Stemmer
 import numpy as np
-stem = Stemmer.Stemmer("english")
+from pages import page_bm25, page_index
 for path in sys.argv[1:]:
     dump = pickle.load(open(path, "rb"))
-    keys, texts = [], []
-    for did, d in dump["docs"].items():
-        for n, t in d["pages"]:
-            keys.append((did, n)); texts.append(t)
+    keys, bm, acc, cent = page_index(dump)
     src_of = {did: d["source"].split("/")[-1] for did, d in dump["docs"].items()}
-    bm = bm25s.BM25(); bm.index(bm25s.tokenize(texts, stopwords="en", stemmer=stem, show_progress=False), show_progress=False)
-    acc = defaultdict(list)
-    for cid, (did, pages, v) in dump["vecs"].items():
-        for n in pages:
-            acc[(did, n)].append(v)
-    cent = {k: (lambda m: m / np.linalg.norm(m))(np.mean(vs, axis=0)) for k, vs in acc.items()}
-    mx_c = {k: None for k in acc}
     res = defaultdict(lambda: defaultdict(list))
     for row in dump["rows"]:
         if not row["answerable"]:
             continue
-        ps = bm.get_scores(bm25s.tokenize(row["question"], stopwords="en", stemmer=stem, return_ids=False, show_progress=False)[0])
+        ps = page_bm25(bm, row["question"])
         allowed = set(row["scope_docs"])
         idx = [i for i, (d, n) in enumerate(keys) if (not allowed or d in allowed) and keys[i] in cent]
         q = np.asarray(row["qvec"]).ravel()
