@@ -4,7 +4,14 @@ made-up three-page PDF."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -408,14 +415,6 @@ def test_answered_on_gold_counts_abstentions_as_misses() -> None:
 
 def _eval_stderr(tmp_path: Path, *, terminal: bool) -> tuple[int, str]:
     """``assistant eval`` of a one-question page set in a real subprocess, its stderr a terminal or a pipe."""
-    import fcntl
-    import os
-    import pty
-    import struct
-    import subprocess
-    import sys
-    import termios
-
     files = tmp_path / "files"
     files.mkdir(exist_ok=True)
     lines_pdf(files / "report.pdf", PAGES)
